@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export QIANSHOU_DATABASE_URL ?= sqlite:///data/qianshou.db
+export QIANSHOU_TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-fast install demo bench-smoke clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## start on SQLite (or QIANSHOU_DATABASE_URL) with demo data
+	$(BIN)/qianshou demo
+	$(BIN)/qianshou serve --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP)  ## every test, on SQLite and on PostgreSQL
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+demo: $(STAMP)
+	$(BIN)/qianshou demo
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .hypothesis

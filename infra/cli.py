@@ -1,0 +1,115 @@
+"""The qianshou command line (typer)."""
+
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from domain.actor import SYSTEM
+from infra.services import build_services
+from infra.settings import Settings
+from services import commands as c
+
+app = typer.Typer(help="牵手 Qianshou: the shared case file of left-behind children.",
+                  no_args_is_help=True)
+users = typer.Typer(help="Manage users.", no_args_is_help=True)
+projections = typer.Typer(help="Run and rebuild the views.", no_args_is_help=True)
+app.add_typer(users, name="users")
+app.add_typer(projections, name="projections")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = int(os.environ.get("PORT", "8000")),
+          workers: int = 1, demo: bool = False) -> None:
+    """Start the HTTP service (views run inside it unless QIANSHOU_PROJECTIONS=off)."""
+    if demo:
+        _load_demo(36)
+    uvicorn.run("infra.web.main:app", host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", log_level="warning")
+
+
+@app.command()
+def project() -> None:
+    """Run the views as a worker process (production), until interrupted."""
+    services = build_services(Settings())
+    services.runner.start()
+    typer.echo("projection worker running; Ctrl-C to stop")
+    try:
+        while True:
+            services.runner._stop.wait(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+@app.command()
+def demo(children: int = 36) -> None:
+    """Load the demo data set (idempotent) and an admin user admin / qianshou-demo."""
+    _load_demo(children)
+
+
+def _load_demo(children: int) -> None:
+    from infra.demo import load_demo
+
+    services = build_services(Settings())
+    try:
+        if not services.app.exists(_user_id("admin")):
+            services.handlers.create_user(c.CreateUser(
+                username="admin", password="qianshou-demo", agency="township", role="admin"),
+                SYSTEM, None)
+        loaded = load_demo(services, children)
+        typer.echo(f"demo: {loaded} children registered; sign in as admin / qianshou-demo")
+    finally:
+        services.close()
+
+
+def _user_id(username: str):  # type: ignore[no-untyped-def]
+    from domain.user import user_id_for
+
+    return user_id_for(username)
+
+
+@users.command("add")
+def users_add(username: Annotated[str, typer.Option()], password: Annotated[str, typer.Option()],
+              agency: Annotated[str, typer.Option()], role: Annotated[str, typer.Option()],
+              township: str = "", village: str = "", school: str = "",
+              class_name: str = "", helper_id: str = "") -> None:
+    """Create a user (the same rules as POST /users)."""
+    from pydantic import ValidationError
+
+    from domain.errors import DomainError
+
+    services = build_services(Settings())
+    try:
+        cmd = c.CreateUser(username=username, password=password, agency=agency,  # type: ignore[arg-type]
+                           role=role, township=township, village=village,  # type: ignore[arg-type]
+                           school=school, class_name=class_name, helper_id=helper_id or None)
+        services.handlers.create_user(cmd, SYSTEM, None)
+        typer.echo(f"user {username} created")
+    except (ValidationError, DomainError) as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+
+
+@projections.command("rebuild")
+def rebuild() -> None:
+    """Empty every view and rebuild it from the whole history, with a progress bar."""
+    services = build_services(Settings())
+    try:
+        total = services.app.max_position()
+        columns = (TextColumn("rebuilding views"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns) as bar:
+            task = bar.add_task("rebuild", total=total)
+            done = services.runner.rebuild(lambda n: bar.advance(task, n))
+        typer.echo(f"rebuilt from {done} events")
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,27 @@
+"""structlog set-up: JSON lines in production, readable lines on a console.
+
+Log lines carry ids, paths, statuses and timings; never names, phones, ID numbers or notes.
+"""
+
+import logging
+import sys
+
+import structlog
+
+
+def configure_logging(json_lines: bool, level: str = "INFO") -> None:
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False) if json_lines
+        else structlog.dev.ConsoleRenderer(colors=False))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,75 @@
+"""Where projections keep their views: the event store's own database, through its pool.
+
+Views are written with `?` placeholders and plain SQL that SQLite and PostgreSQL share;
+tracking uses the library's tracking recorder, in the view's own transaction.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore
+
+from services.application import Qianshou
+
+
+@lru_cache(maxsize=512)
+def _to_pg(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class ViewCursor:
+    """A cursor that speaks `?` on both stores and returns rows addressable by name."""
+
+    def __init__(self, raw: Any, is_pg: bool) -> None:
+        self.raw = raw
+        self.is_pg = is_pg
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> "ViewCursor":
+        self.raw.execute(_to_pg(sql) if self.is_pg else sql, params)
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.raw.executemany(_to_pg(sql) if self.is_pg else sql, rows)
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.raw.fetchall()]
+
+    def fetchone(self) -> dict[str, Any] | None:
+        row = self.raw.fetchone()
+        return dict(row) if row is not None else None
+
+
+class ViewDB:
+    """Transactions and tracking positions for the views of one application."""
+
+    def __init__(self, app: Qianshou) -> None:
+        self.datastore = app.factory.datastore  # type: ignore[attr-defined]
+        self.is_pg = isinstance(self.datastore, PostgresDatastore)
+        self.tracking = app.factory.tracking_recorder()
+        self.tracking_table = (self.table(self.tracking.tracking_table_name) if self.is_pg
+                               else "tracking")
+
+    def table(self, name: str) -> str:
+        return f'"{self.datastore.schema}".{name}' if self.is_pg else name
+
+    @contextmanager
+    def transaction(self) -> Iterator[ViewCursor]:
+        with self.datastore.transaction(commit=True) as raw:
+            yield ViewCursor(raw, self.is_pg)
+
+    @contextmanager
+    def reading(self) -> Iterator[ViewCursor]:
+        with self.datastore.transaction(commit=False) as raw:
+            yield ViewCursor(raw, self.is_pg)
+
+    def position(self, view_name: str) -> int:
+        return self.tracking.max_tracking_id(view_name) or 0
+
+    def record_position(self, cur: ViewCursor, view_name: str, position: int) -> None:
+        self.tracking._insert_tracking(cur.raw, Tracking(view_name, position))
+
+    def forget_position(self, cur: ViewCursor, view_name: str) -> None:
+        cur.execute(f"DELETE FROM {self.tracking_table} WHERE application_name=?", (view_name,))

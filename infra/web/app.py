@@ -1,0 +1,67 @@
+"""The FastAPI app: create_app(settings), a lifespan that runs the views, one log line a request."""
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import Histogram
+
+from infra.logging import configure_logging
+from infra.services import build_services
+from infra.settings import Settings
+from infra.web import errors
+from infra.web.routers import children, health, helpers, users
+
+log = structlog.get_logger("http")
+REQUEST_SECONDS = Histogram("qianshou_request_seconds", "Request latency", ["method", "status"])
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_json, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        if settings.projections == "inline":
+            services.runner.start()
+        yield
+        services.close()
+
+    app = FastAPI(title="Qianshou 牵手", version="0.1.0", lifespan=lifespan)
+    errors.install(app)
+    for router in (users.router, children.router, helpers.router, health.router):
+        app.include_router(router)
+    app.middleware("http")(_request_log(settings.max_body_bytes))
+    return app
+
+
+def _request_log(max_body: int) -> Callable[..., Awaitable[Response]]:
+    """One line per request: id, method, route, status, time. Never the body, never names."""
+
+    async def middleware(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body:
+            response: Response = JSONResponse({"detail": f"body larger than {max_body} bytes"},
+                                              status_code=413)
+        else:
+            response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        log.info("request", method=request.method, route=getattr(route, "path", "?"),
+                 status=response.status_code, ms=round(elapsed * 1000, 1))
+        REQUEST_SECONDS.labels(request.method, response.status_code).observe(elapsed)
+        response.headers["X-Request-ID"] = request_id
+        structlog.contextvars.clear_contextvars()
+        return response
+
+    return middleware

@@ -1,0 +1,61 @@
+"""Request-scoped pieces: the services, the signed-in actor, Idempotency-Key, min_position."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from domain.actor import Actor
+from infra.services import Services
+from infra.web.errors import NotCaughtUp
+from services.auth import AuthError
+from services.idempotency import IdempotencyRequest
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_actor(services: ServicesDep,
+                  token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+    if not token:
+        raise AuthError("not signed in: send Authorization: Bearer <token>")
+    return services.tokens.actor(token)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+async def idempotency(request: Request, actor: ActorDep,
+                      key: Annotated[str | None, Header(alias="Idempotency-Key",
+                                                        max_length=200)] = None,
+                      ) -> IdempotencyRequest | None:
+    if not key:
+        return None
+    raw = await request.body()
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return IdempotencyRequest.of(actor.username, key, request.method, request.url.path, body)
+
+
+IdemDep = Annotated[IdempotencyRequest | None, Depends(idempotency)]
+
+
+def caught_up(services: ServicesDep,
+              min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> None:
+    """Read-your-writes: answer only once the views have processed min_position."""
+    if min_position is None:
+        return
+    if not services.runner.wait_for(min_position, services.settings.wait_timeout_seconds):
+        raise NotCaughtUp(f"the views have not yet reached position {min_position}")
+
+
+CaughtUp = Depends(caught_up)

@@ -1,0 +1,32 @@
+"""Sign-in and user administration: CONTRACT.md "Users" and the token endpoint."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordRequestForm
+
+from infra.web.dependencies import ActorDep, IdemDep, ServicesDep
+from infra.web.routers.children import answer
+from services import commands as c
+
+router = APIRouter(tags=["users"])
+
+
+@router.post("/auth/token")
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          s: ServicesDep) -> dict[str, Any]:
+    return {"access_token": s.tokens.login(form.username, form.password),
+            "token_type": "bearer"}
+
+
+@router.post("/users", status_code=201)
+def create_user(cmd: c.CreateUser, s: ServicesDep, actor: ActorDep,
+                idem: IdemDep) -> JSONResponse:
+    return answer(s.handlers.create_user(cmd, actor, idem))
+
+
+@router.post("/users/{username}/disable")
+def disable_user(username: str, s: ServicesDep, actor: ActorDep, idem: IdemDep,
+                 cmd: c.DisableUser | None = None) -> JSONResponse:
+    return answer(s.handlers.disable_user(username, cmd or c.DisableUser(), actor, idem))

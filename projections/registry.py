@@ -1,0 +1,84 @@
+"""The registry (台帐): one row per child, filtered by place, school, class, status, name."""
+
+import json
+from typing import Any
+
+from pypinyin import Style, lazy_pinyin
+
+from domain.child import Child
+from projections import case_file
+from projections.view import Cursor
+
+FILTERS = ("township", "village", "school", "class_name", "status")
+COLUMNS = ("name", "sex", "birth_date", "school", "grade", "class_name", "township", "village",
+           "status", "left_behind_type")
+
+
+def name_pinyin(name: str) -> str:
+    """张小明 -> 'zhangxiaoming zxm': full pinyin and initials, for searching by name."""
+    syllables = lazy_pinyin(name, errors="ignore")
+    initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
+    return f"{''.join(syllables)} {''.join(initials)}".lower()
+
+
+class RegistryView:
+    """Table registry_children; the folded file is kept so each event updates one row."""
+
+    name = "registry"
+
+    def __init__(self, table: Any) -> None:
+        self.children = table("registry_children")
+
+    def create_tables(self, cur: Cursor) -> None:
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.children} (child_id TEXT PRIMARY KEY, "
+                    "position BIGINT NOT NULL, name TEXT, pinyin TEXT, sex TEXT, birth_date TEXT,"
+                    " school TEXT, grade TEXT, class_name TEXT, township TEXT, village TEXT, "
+                    "status TEXT, left_behind_type TEXT, completeness REAL, file TEXT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS registry_place ON {self.children} "
+                    "(township, village, school, class_name)")
+
+    def reset(self, cur: Cursor) -> None:
+        cur.execute(f"DELETE FROM {self.children}")
+
+    def apply(self, cur: Cursor, position: int, event: Any) -> None:
+        if not isinstance(event, Child.Event):
+            return
+        child_id = str(event.originator_id)
+        current = None
+        if not isinstance(event, Child.Registered):
+            row = cur.execute(f"SELECT file FROM {self.children} WHERE child_id=?",
+                              (child_id,)).fetchone()
+            if row is None:
+                return
+            current = json.loads(row["file"])
+        file = case_file.fold(current, event)
+        if file is None or file == current:
+            return
+        values = [file[c] for c in COLUMNS]
+        cur.execute(
+            f"INSERT INTO {self.children} (child_id, position, pinyin, completeness, file, "
+            f"{', '.join(COLUMNS)}) VALUES (?,?,?,?,?,{','.join('?' * len(COLUMNS))}) "
+            "ON CONFLICT (child_id) DO UPDATE SET pinyin=excluded.pinyin, "
+            "completeness=excluded.completeness, file=excluded.file, "
+            + ", ".join(f"{c}=excluded.{c}" for c in COLUMNS),
+            (child_id, position, name_pinyin(file["name"]),
+             case_file.completeness(file)["ratio"], json.dumps(file, ensure_ascii=False),
+             *values))
+
+    # --- reads --------------------------------------------------------------------------
+
+    def page(self, cur: Cursor, filters: dict[str, str], q: str | None, after: int,
+             limit: int) -> list[dict[str, Any]]:
+        """Children in registration order after the cursor position."""
+        where, params = ["position > ?"], [after]
+        for key in FILTERS:
+            if filters.get(key):
+                where.append(f"{key} = ?")
+                params.append(filters[key])
+        if q:
+            where.append("(name LIKE ? OR pinyin LIKE ?)")
+            params += [f"%{q}%", f"%{q.lower().replace(' ', '')}%"]
+        rows = cur.execute(
+            f"SELECT child_id, position, completeness, {', '.join(COLUMNS)} FROM {self.children}"
+            f" WHERE {' AND '.join(where)} ORDER BY position LIMIT ?", (*params, limit)).fetchall()
+        return rows

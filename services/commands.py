@@ -1,0 +1,169 @@
+"""Commands: pydantic models that check shape at the boundary, and one handler each."""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# Shape rules (lengths, enums, formats) live here; rules needing history live in domain/.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+OptShort = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# Mainland mobile (11 digits from 1) or a landline with its area code (0xxx-xxxxxxx).
+Phone = Annotated[str, StringConstraints(strip_whitespace=True,
+                                         pattern=r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")]
+IdNumber = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
+                                            pattern=r"^\d{17}[\dX]$")]
+Agency = Literal["school", "womens_federation", "youth_league", "township", "community"]
+HelperRole = Literal["class_teacher", "volunteer", "counsellor", "grid_worker",
+                     "child_director", "township_supervisor", "principal"]
+UserRole = Literal["admin", "auditor", "class_teacher", "volunteer", "counsellor", "grid_worker",
+                   "child_director", "township_supervisor", "principal"]
+Status = Literal["active", "no_longer_left_behind", "transferred", "aged_out", "closed"]
+
+
+class Command(BaseModel):
+    """Every command refuses fields it does not know, so a typo is a 422, not a silent loss."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Guardian(Command):
+    name: Name
+    relation: Short
+    phone: Phone
+    age: int | None = Field(default=None, ge=10, le=120)
+    health: OptShort = ""
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+class Parent(Command):
+    name: Name
+    relation: Short
+    phone: Phone | None = None
+    work_city: OptShort = ""
+    employer: OptShort = ""
+
+
+class RegisterChild(Command):
+    id: UUID | None = None
+    name: Name
+    sex: Literal["female", "male"]
+    birth_date: date
+    id_number: IdNumber | None = None
+    school: Short
+    grade: Short
+    class_name: Short
+    township: Short
+    village: Short
+    grid: OptShort = ""
+    left_behind_type: Literal["both_parents_away", "one_parent_away", "single_parent", "other"]
+    reason: Text = ""
+    guardian: Guardian
+    parents: list[Parent] = Field(default_factory=list, max_length=4)
+
+    def profile(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"id", "guardian", "parents"})
+
+
+class ReplaceParents(Command):
+    parents: list[Parent] = Field(max_length=4)
+
+
+class ChangeEnrollment(Command):
+    school: Short
+    grade: Short
+    class_name: Short
+
+
+class PairHelper(Command):
+    helper_id: UUID
+    since: date
+
+
+class EndPairing(Command):
+    until: date
+    reason: Reason
+
+
+class RecordVisit(Command):
+    occurred_at: AwareDatetime
+    kind: Literal["home", "school", "phone"]
+    findings: Text
+    needs_followup: bool = False
+    contacts_confirmed: list[Phone] = Field(default_factory=list, max_length=10)
+
+
+class RecordCounselling(Command):
+    occurred_at: AwareDatetime
+    topic: Short
+    risk_level: Literal["low", "medium", "high"]
+    notes: Text = ""
+
+
+class RecordParentFeedback(Command):
+    occurred_at: AwareDatetime
+    channel: Literal["phone", "wechat", "video", "letter", "in_person", "other"]
+    summary: Text
+
+
+class RecordExamResult(Command):
+    school_year: int = Field(ge=2000, le=2100)
+    semester: Literal[1, 2]
+    total_score: float = Field(ge=0, le=10000)
+    class_rank: int = Field(ge=1, le=300)
+    class_size: int = Field(ge=1, le=300)
+
+
+class RecordViolation(Command):
+    occurred_at: AwareDatetime
+    severity: Literal["minor", "serious"]
+    description: Text
+
+
+class AwardHonour(Command):
+    school_year: int = Field(ge=2000, le=2100)
+    title: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
+
+
+class ChangeStatus(Command):
+    status: Status
+    reason: Reason
+
+
+class RegisterHelper(Command):
+    id: UUID | None = None
+    name: Name
+    agency: Agency
+    role: HelperRole
+    phone: Phone
+    school: OptShort = ""
+    class_name: OptShort = ""
+    township: OptShort = ""
+    village: OptShort = ""
+
+
+class CreateUser(Command):
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{3,40}$")]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=128)]
+    agency: Agency
+    role: UserRole
+    township: OptShort = ""
+    village: OptShort = ""
+    school: OptShort = ""
+    class_name: OptShort = ""
+    helper_id: UUID | None = None
+
+    def jurisdiction(self) -> dict[str, Any]:
+        fields = ("township", "village", "school", "class_name")
+        found: dict[str, Any] = {f: getattr(self, f) for f in fields if getattr(self, f)}
+        if self.helper_id:
+            found["helper_id"] = str(self.helper_id)
+        return found
+
+
+class DisableUser(Command):
+    reason: Reason = "disabled by an administrator"

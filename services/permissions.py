@@ -1,0 +1,48 @@
+"""The one table of who may do what. Every endpoint asks here; none decides on its own.
+
+Issue #2 checks roles coarsely; jurisdiction scoping comes with issue #3.
+"""
+
+from domain.actor import Actor
+from domain.errors import Forbidden
+
+STAFF = {"admin", "township_supervisor", "child_director", "grid_worker", "principal",
+         "class_teacher"}
+CARERS = STAFF | {"counsellor", "volunteer"}
+READERS = CARERS | {"auditor"}
+
+PERMISSIONS: dict[str, set[str]] = {
+    "child.register": STAFF,
+    "child.update_family": STAFF,
+    "child.enrol": STAFF,
+    "child.pair": STAFF,
+    "child.visit": CARERS,
+    "child.counsel": {"counsellor", "township_supervisor", "admin"},
+    "child.parent_feedback": CARERS,
+    "child.exam_result": {"admin", "principal", "class_teacher"},
+    "child.violation": {"admin", "principal", "class_teacher", "township_supervisor"},
+    "child.honour": {"admin", "principal", "class_teacher"},
+    "child.status": STAFF,
+    "child.read": READERS,
+    "helper.register": STAFF,
+    "helper.read": READERS,
+    "user.manage": {"admin"},
+}
+
+# Counselling notes: counsellors and the township supervisor only (DOMAIN.md, privacy).
+NOTES_READERS = {"counsellor", "township_supervisor"}
+# The full ID number: administrators and the township supervisor.
+ID_NUMBER_READERS = {"admin", "township_supervisor"}
+
+
+def require(actor: Actor, action: str) -> None:
+    """Raise Forbidden unless the actor's role may perform the action."""
+    if actor.role not in PERMISSIONS[action]:
+        raise Forbidden(f"role {actor.role} may not {action}")
+
+
+def mask_id_number(id_number: str | None, actor: Actor) -> str | None:
+    """5226**********1228: the first four and last four digits, for those who may not see it."""
+    if not id_number or actor.role in ID_NUMBER_READERS:
+        return id_number
+    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
