@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 
@@ -16,6 +17,10 @@ from services.auth import TokenService
 from services.handlers import Handlers
 
 
+# Every view the runner keeps up to date; a new read model adds its class here.
+VIEW_CLASSES: list[Any] = [ArchiveView, RegistryView, DirectoryView]
+
+
 @dataclass
 class Services:
     """Everything a request or a CLI command needs, built once per process."""
@@ -23,12 +28,22 @@ class Services:
     settings: Settings
     app: Qianshou
     db: ViewDB
-    archive: ArchiveView
-    registry: RegistryView
-    directory: DirectoryView
+    views: dict[str, Any]
     runner: ProjectionRunner
     handlers: Handlers
     tokens: TokenService
+
+    @property
+    def archive(self) -> ArchiveView:
+        return self.views["archive"]  # type: ignore[no-any-return]
+
+    @property
+    def registry(self) -> RegistryView:
+        return self.views["registry"]  # type: ignore[no-any-return]
+
+    @property
+    def directory(self) -> DirectoryView:
+        return self.views["directory"]  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.runner.stop()
@@ -50,13 +65,11 @@ def build_services(settings: Settings) -> Services:
     ensure_schema(settings, env)
     app = Qianshou(env=env)
     db = ViewDB(app)
-    archive, registry, directory = (ArchiveView(db.table), RegistryView(db.table),
-                                    DirectoryView(db.table))
-    runner = ProjectionRunner(app, db, [archive, registry, directory])
+    views = {cls.name: cls(db.table) for cls in VIEW_CLASSES}
+    runner = ProjectionRunner(app, db, list(views.values()))
     runner.create_tables()
     runner.load_positions()
     app.on_saved.append(runner.wake)
     tokens = TokenService(app, settings.resolved_secret(),
                           timedelta(minutes=settings.token_ttl_minutes))
-    return Services(settings, app, db, archive, registry, directory, runner, Handlers(app),
-                    tokens)
+    return Services(settings, app, db, views, runner, Handlers(app), tokens)

@@ -17,6 +17,8 @@ from infra.web import errors
 from infra.web.routers import children, health, helpers, users
 
 log = structlog.get_logger("http")
+# Every router of the API; a new resource adds its router here.
+ROUTERS = [users.router, children.router, helpers.router, health.router]
 REQUEST_SECONDS = Histogram("qianshou_request_seconds", "Request latency", ["method", "status"])
 
 
@@ -35,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Qianshou 牵手", version="0.1.0", lifespan=lifespan)
     errors.install(app)
-    for router in (users.router, children.router, helpers.router, health.router):
+    for router in ROUTERS:
         app.include_router(router)
     app.middleware("http")(_request_log(settings.max_body_bytes))
     return app
