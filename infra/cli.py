@@ -89,7 +89,11 @@ def users_add(username: Annotated[str, typer.Option()], password: Annotated[str,
                            school=school, class_name=class_name, helper_id=helper_id or None)
         services.handlers.create_user(cmd, SYSTEM, None)
         typer.echo(f"user {username} created")
-    except (ValidationError, DomainError) as error:
+    except ValidationError as error:
+        for problem in error.errors():  # field and reason only: never echo the password back
+            typer.echo(f"refused: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
+    except DomainError as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(2) from None
     finally:
