@@ -12,13 +12,14 @@ from projections.archive import ArchiveView
 from projections.directory import DirectoryView
 from projections.registry import RegistryView
 from projections.runner import ProjectionRunner
+from projections.users import UsersView
 from services.application import Qianshou
 from services.auth import TokenService
 from services.handlers import Handlers
 
 
 # Every view the runner keeps up to date; a new read model adds its class here.
-VIEW_CLASSES: list[Any] = [ArchiveView, RegistryView, DirectoryView]
+VIEW_CLASSES: list[Any] = [ArchiveView, RegistryView, DirectoryView, UsersView]
 
 
 @dataclass

@@ -237,7 +237,13 @@ def test_disabled_user_tokens_stop_working(api: Api) -> None:
                         "class_name": "六(2)班"})
     teacher = api.as_user("teacher.li", "a-long-password")
     assert teacher.get("/children").status_code == 200
-    assert api.post("/users/teacher.li/disable").status_code == 200
+    assert teacher.get("/users").status_code == 403  # administrators only
+    disabled = api.post("/users/teacher.li/disable")
+    assert disabled.status_code == 200
+    listed = api.get("/users", min_position=disabled.json()["position"]).json()["items"]
+    assert [(u["username"], u["disabled"]) for u in listed] == [("admin", False),
+                                                                ("teacher.li", True)]
+    assert "password" not in str(listed)
     import time
     time.sleep(1.1)
     assert teacher.get("/children").status_code == 401

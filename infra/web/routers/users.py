@@ -2,13 +2,14 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
-from infra.web.dependencies import ActorDep, IdemDep, ServicesDep
+from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
 from services import commands as c
+from services.permissions import require
 
 router = APIRouter(tags=["users"])
 
@@ -24,6 +25,15 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
 def create_user(cmd: c.CreateUser, s: ServicesDep, actor: ActorDep,
                 idem: IdemDep) -> JSONResponse:
     return answer(s.handlers.create_user(cmd, actor, idem))
+
+
+@router.get("/users", dependencies=[CaughtUp])
+def list_users(s: ServicesDep, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               cursor: Annotated[str, Query(max_length=40)] = "") -> dict[str, Any]:
+    require(actor, "user.manage")
+    with s.db.reading() as cur:
+        rows = s.views["users"].page(cur, cursor, limit)
+    return {"items": rows, "next_cursor": rows[-1]["username"] if len(rows) == limit else None}
 
 
 @router.post("/users/{username}/disable")
