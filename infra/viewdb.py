@@ -72,4 +72,22 @@ class ViewDB:
         self.tracking._insert_tracking(cur.raw, Tracking(view_name, position))
 
     def forget_position(self, cur: ViewCursor, view_name: str) -> None:
-        cur.execute(f"DELETE FROM {self.tracking_table} WHERE application_name=?", (view_name,))
+        cur.execute(f"UPDATE {self.tracking_table} SET notification_id=0 "
+                    "WHERE application_name=?", (view_name,))
+
+    def seed_position(self, cur: ViewCursor, view_name: str) -> None:
+        """A row from the start, so a batch can lock it even before its first commit."""
+        cur.execute(f"INSERT INTO {self.tracking_table} VALUES (?, 0) "
+                    "ON CONFLICT (application_name) DO NOTHING", (view_name,))
+
+    def lock_position(self, cur: ViewCursor, view_name: str) -> int:
+        """The view's committed position, locked until this transaction ends.
+
+        Two runners whose batches overlap but end at different positions would otherwise
+        both pass the library's "only forwards" check. PostgreSQL locks the row; SQLite
+        refuses the later writer whose snapshot is stale.
+        """
+        lock = " FOR UPDATE" if self.is_pg else ""
+        row = cur.execute(f"SELECT notification_id FROM {self.tracking_table} "
+                          f"WHERE application_name=?{lock}", (view_name,)).fetchone()
+        return int(row["notification_id"]) if row else 0

@@ -32,11 +32,15 @@ class ProjectionRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.is_running = False
+        for view in self.views:
+            if hasattr(view, "attach"):  # optional hook: a view that reads stored records
+                view.attach(app)
 
     def create_tables(self) -> None:
         with self.db.transaction() as cur:
             for view in self.views:
                 view.create_tables(cur)
+                self.db.seed_position(cur, view.name)
 
     def load_positions(self) -> None:
         self.positions = {v.name: self.db.position(v.name) for v in self.views}
@@ -72,6 +76,11 @@ class ProjectionRunner:
         if not todo:
             return
         with self.db.transaction() as cur:
+            committed = self.db.lock_position(cur, view.name)
+            if committed != done:
+                # Another runner moved this view on: apply nothing, re-read from there.
+                self.positions[view.name] = committed
+                return
             for pos, event in todo:
                 view.apply(cur, pos, event)
             self.db.record_position(cur, view.name, todo[-1][0])

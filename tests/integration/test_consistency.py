@@ -106,3 +106,38 @@ def test_projection_restart_resumes_exactly_once(services: Services) -> None:
     assert len(resumed["archive_timeline"]) == 30
     services.runner.rebuild()
     assert dump(services) == resumed
+
+
+def test_two_runners_racing_apply_each_event_once(services: Services) -> None:
+    h = services.handlers
+    ids = [h.register_child(c.RegisterChild.model_validate(child_body(name=f"赵{n}")), SYSTEM,
+                            None).body["id"] for n in range(4)]
+    views = [services.archive, services.registry]
+    runners = [ProjectionRunner(services.app, services.db, views, batch_size=size)
+               for size in (3, 7)]
+    stop = threading.Event()
+
+    def run(runner: ProjectionRunner) -> None:
+        while not stop.is_set():
+            try:
+                runner.catch_up()
+            except Exception:  # noqa: BLE001 - a lost race (locked/busy) is retried, as live
+                pass
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in runners]
+    for t in threads:
+        t.start()
+    import uuid
+    for n in range(40):
+        h.change_child(uuid.UUID(ids[n % 4]), "child.visit",
+                       lambda ch: ch.record_visit(datetime.now(UTC), "phone", "好", False, []),
+                       SYSTEM, None)
+    while services.db.position("registry") < services.app.max_position():
+        pass
+    stop.set()
+    for t in threads:
+        t.join()
+    raced = dump(services)
+    assert len(raced["archive_timeline"]) == 44
+    services.runner.rebuild()
+    assert dump(services) == raced
