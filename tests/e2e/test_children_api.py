@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import Api, child_body, register
 
 NOW = datetime.now(UTC)
+WHEN_OK = (NOW - timedelta(days=1)).isoformat()
 
 
 def visit(**over: Any) -> dict[str, Any]:
@@ -94,6 +95,16 @@ def test_every_command_is_recorded_on_the_timeline_newest_first(api: Api) -> Non
     ("guardian", {"name": "张爷爷", "relation": "祖父", "phone": "not-a-phone"}, "phone"),
     ("status", {"status": "gone", "reason": "x"}, "status"),
     ("visits", visit(unexpected="x"), "unexpected"),
+    ("parents", {"parents": [{"name": "李芳", "relation": "母亲", "phone": "123"}]},
+     "parents.0.phone"),
+    ("enrollment", {"school": "白沙关小学", "grade": "六年级"}, "class_name"),
+    ("pairings", {"helper_id": "not-a-uuid", "since": "2025-09-01"}, "helper_id"),
+    ("counselling-sessions", {"occurred_at": WHEN_OK, "topic": "x", "risk_level": "extreme"},
+     "risk_level"),
+    ("parent-feedback", {"occurred_at": WHEN_OK, "channel": "pigeon", "summary": "x"}, "channel"),
+    ("honours", {"school_year": 1999, "title": "merit_student"}, "school_year"),
+    ("conduct-violations", {"occurred_at": WHEN_OK, "severity": "grave", "description": "x"},
+     "severity"),
 ])
 def test_bad_input_is_a_422_naming_the_field(api: Api, path: str, body: dict[str, Any],
                                              field: str) -> None:
@@ -114,6 +125,15 @@ def test_bad_registration_is_a_422_and_records_nothing(api: Api, over: dict[str,
     assert response.status_code == 422
     assert field in [e["field"] for e in response.json()["errors"]]
     assert api.get("/children", min_position=0).json()["items"] == []
+
+
+@pytest.mark.parametrize("over,field", [({"role": "janitor"}, "role"),
+                                        ({"agency": "police"}, "agency"),
+                                        ({"phone": "110"}, "phone"), ({"name": ""}, "name")])
+def test_bad_helper_is_a_422_naming_the_field(api: Api, over: dict[str, Any], field: str) -> None:
+    response = api.post("/helpers", helper_body(**over))
+    assert response.status_code == 422
+    assert field in [e["field"] for e in response.json()["errors"]]
 
 
 def test_without_a_token_is_401_and_unknown_ids_are_404(api: Api) -> None:
