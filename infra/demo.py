@@ -9,7 +9,8 @@ from infra.services import Services
 from services import commands as c
 
 SURNAMES = "张王李刘陈杨黄赵吴周徐孙马朱胡郭何罗高林"
-GIVEN = ["小明", "晓明", "小敏", "雨涵", "子轩", "欣怡", "浩然", "梓涵", "宇航", "思琪", "俊杰", "佳怡"]
+GIVEN = ["小明", "晓明", "小敏", "雨涵", "子轩", "欣怡", "浩然", "梓涵", "宇航", "思琪",
+         "俊杰", "佳怡"]
 TOWNSHIP, VILLAGES, SCHOOL = "白沙关镇", ("白沙关村", "石门村"), "白沙关小学"
 CLASSES = ("六(1)班", "六(2)班", "五(1)班")
 ADMIN = Actor(user_id="demo", username="admin", agency="township", role="admin")

@@ -17,7 +17,8 @@ class UsersView:
 
     def create_tables(self, cur: Cursor) -> None:
         cur.execute(f"CREATE TABLE IF NOT EXISTS {self.users} (username TEXT PRIMARY KEY, "
-                    "user_id TEXT NOT NULL UNIQUE, agency TEXT NOT NULL, role TEXT NOT NULL, jurisdiction TEXT NOT NULL, "
+                    "user_id TEXT NOT NULL UNIQUE, agency TEXT NOT NULL, role TEXT NOT NULL, "
+                    "jurisdiction TEXT NOT NULL, "
                     "disabled INTEGER NOT NULL, created_at TEXT NOT NULL)")
 
     def reset(self, cur: Cursor) -> None:
@@ -43,7 +44,8 @@ class UsersView:
 
     def page(self, cur: Cursor, after: str, limit: int) -> list[dict[str, Any]]:
         rows = cur.execute(f"SELECT username, agency, role, jurisdiction, disabled, created_at "
-                           f"FROM {self.users} WHERE username > ? ORDER BY username LIMIT ?", (after, limit)).fetchall()
+                           f"FROM {self.users} WHERE username > ? ORDER BY username LIMIT ?",
+                           (after, limit)).fetchall()
         for row in rows:
             row["jurisdiction"] = json.loads(row["jurisdiction"])
             row["disabled"] = bool(row["disabled"])

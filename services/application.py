@@ -53,7 +53,7 @@ class Answer:
 Decision = Callable[[], tuple[Sequence[Aggregate], int, dict[str, Any]]]
 
 
-class Qianshou(Application):
+class Qianshou(Application[UUID]):
     """The one event store of every agency's facts about the children."""
 
     name = "Qianshou"
@@ -72,7 +72,7 @@ class Qianshou(Application):
 
     def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found") from None
         if not isinstance(aggregate, kind):

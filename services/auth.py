@@ -58,7 +58,7 @@ class TokenService:
         user_id = user_id_for(username)
         if user_id not in self.app.repository:
             return None
-        user = self.app.repository.get(user_id)
+        user: object = self.app.repository.get(user_id)
         return user if isinstance(user, User) else None
 
     _disabled_cache: dict[str, tuple[float, bool]] | None = None

@@ -7,8 +7,8 @@ import pytest
 from tests.conftest import Api, register
 
 
-def test_one_json_line_per_request_without_personal_data(api: Api,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_json_line_per_request_without_personal_data(
+        api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     child = register(api, name="欧阳小芳", id_number="52260120140305999X")
     api.post(f"/children/{child['id']}/visits", {
         "occurred_at": "2026-01-05T10:00:00+08:00", "kind": "home", "findings": "家中无人照看",
