@@ -192,9 +192,9 @@ def test_registry_filters_and_pages(api: Api) -> None:
 
 def test_as_of_shows_the_file_as_it_was_known(api: Api) -> None:
     child = register(api)
-    api.post(f"/children/{child['id']}/guardian",
-             {"name": "张爷爷", "relation": "祖父", "phone": "13800003333"})
-    file = api.get(f"/children/{child['id']}").json()
+    replaced = api.post(f"/children/{child['id']}/guardian",
+                        {"name": "张爷爷", "relation": "祖父", "phone": "13800003333"})
+    file = api.get(f"/children/{child['id']}", min_position=replaced.json()["position"]).json()
     registered_at = file["timeline"][-1]["recorded_at"]
     then = api.get(f"/children/{child['id']}", as_of=registered_at).json()
     assert then["profile"]["guardian"]["name"] == "张奶奶"
@@ -240,15 +240,20 @@ def test_roles_volunteer_cannot_register_and_sees_masked_data(api: Api) -> None:
     volunteer = api.as_user("liu.mama", "a-long-password")
     assert volunteer.post("/children", child_body()).status_code == 403
     child = register(api)
-    api.post(f"/children/{child['id']}/counselling-sessions", {
+    counselled = api.post(f"/children/{child['id']}/counselling-sessions", {
         "occurred_at": NOW.isoformat(), "topic": "想家", "risk_level": "low", "notes": "秘密内容"})
-    seen = volunteer.get(f"/children/{child['id']}", min_position=10**0).json()
-    seen = volunteer.get(f"/children/{child['id']}").json()
+    seen = volunteer.get(f"/children/{child['id']}",
+                         min_position=counselled.json()["position"]).json()
+    assert "CounsellingRecorded" in [e["type"] for e in seen["timeline"]]
     text = str(seen)
     assert "秘密内容" not in text and "522601201403051228" not in text
     assert seen["profile"]["id_number"] == "5226**********1228"
     assert "秘密内容" not in str(api.get(f"/children/{child['id']}").json())  # admin: no notes
     assert "522601201403051228" in str(api.get(f"/children/{child['id']}").json())
+    api.post("/users", {"username": "chen.xinli", "password": "a-long-password",
+                        "agency": "school", "role": "counsellor", "school": "白沙关小学"})
+    counsellor = api.as_user("chen.xinli", "a-long-password")
+    assert "秘密内容" in str(counsellor.get(f"/children/{child['id']}").json())
 
 
 def test_disabled_user_tokens_stop_working(api: Api) -> None:
