@@ -31,3 +31,10 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis
+
+.PHONY: bench
+bench: $(STAMP)  ## commands and projection rebuild on SQLite and PostgreSQL (many minutes)
+	$(BIN)/python -m bench
+
+bench-smoke: $(STAMP)  ## the same at small sizes, in under 2 minutes
+	$(BIN)/python -m bench --smoke

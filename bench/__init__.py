@@ -1,0 +1,1 @@
+"""Benchmarks of Qianshou beside bare eventsourcing and raw SQL (issue 8)."""
