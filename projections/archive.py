@@ -5,7 +5,7 @@ from typing import Any
 
 from domain.child import Child
 from projections import case_file
-from projections.view import Cursor
+from projections.view import Cursor, in_clause
 
 
 def _dumps(value: Any) -> str:
@@ -49,6 +49,29 @@ class ArchiveView:
         cur.execute(f"INSERT INTO {self.timeline} VALUES (?,?,?,?)",
                     (child_id, event.originator_version, position,
                      _dumps(case_file.timeline_entry(position, event))))
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The same as apply for each event, with one read and two writes for the batch."""
+        mine = [(pos, ev) for pos, ev in events if isinstance(ev, Child.Event)]
+        if not mine:
+            return
+        ids = sorted({str(ev.originator_id) for _, ev in mine})
+        rows = cur.execute(f"SELECT child_id, file FROM {self.files} WHERE child_id IN "
+                           f"{in_clause(len(ids))}", ids).fetchall()
+        files: dict[str, Any] = {r["child_id"]: json.loads(r["file"]) for r in rows}
+        versions: dict[str, int] = {}
+        timeline = []
+        for pos, event in mine:
+            child_id = str(event.originator_id)
+            folded = case_file.fold(files.get(child_id), event)
+            if folded is not None:
+                files[child_id], versions[child_id] = folded, event.originator_version
+            timeline.append((child_id, event.originator_version, pos,
+                             _dumps(case_file.timeline_entry(pos, event))))
+        cur.executemany(f"INSERT INTO {self.files} VALUES (?,?,?) ON CONFLICT (child_id) DO "
+                        "UPDATE SET file=excluded.file, version=excluded.version",
+                        [(cid, _dumps(files[cid]), v) for cid, v in versions.items()])
+        cur.executemany(f"INSERT INTO {self.timeline} VALUES (?,?,?,?)", timeline)
 
     # --- reads --------------------------------------------------------------------------
 

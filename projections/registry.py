@@ -7,7 +7,7 @@ from pypinyin import Style, lazy_pinyin
 
 from domain.child import Child
 from projections import case_file
-from projections.view import Cursor
+from projections.view import Cursor, in_clause
 
 FILTERS = ("township", "village", "school", "class_name", "status")
 COLUMNS = ("name", "sex", "birth_date", "school", "grade", "class_name", "township", "village",
@@ -41,29 +41,40 @@ class RegistryView:
         cur.execute(f"DELETE FROM {self.children}")
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
-        if not isinstance(event, Child.Event):
+        self.apply_batch(cur, [(position, event)])
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """Fold the batch in memory, then write each changed child's row once."""
+        mine = [(pos, ev) for pos, ev in events if isinstance(ev, Child.Event)]
+        if not mine:
             return
-        child_id = str(event.originator_id)
-        current = None
-        if not isinstance(event, Child.Registered):
-            row = cur.execute(f"SELECT file FROM {self.children} WHERE child_id=?",
-                              (child_id,)).fetchone()
-            if row is None:
-                return
-            current = json.loads(row["file"])
-        file = case_file.fold(current, event)
-        if file is None or file == current:
-            return
-        values = [file[c] for c in COLUMNS]
-        cur.execute(
-            f"INSERT INTO {self.children} (child_id, position, pinyin, completeness, file, "
-            f"{', '.join(COLUMNS)}) VALUES (?,?,?,?,?,{','.join('?' * len(COLUMNS))}) "
-            "ON CONFLICT (child_id) DO UPDATE SET pinyin=excluded.pinyin, "
-            "completeness=excluded.completeness, file=excluded.file, "
-            + ", ".join(f"{c}=excluded.{c}" for c in COLUMNS),
-            (child_id, position, name_pinyin(file["name"]),
-             case_file.completeness(file)["ratio"], json.dumps(file, ensure_ascii=False),
-             *values))
+        ids = sorted({str(ev.originator_id) for _, ev in mine})
+        rows = cur.execute(f"SELECT child_id, position, file FROM {self.children} WHERE "
+                           f"child_id IN {in_clause(len(ids))}", ids).fetchall()
+        files = {r["child_id"]: (r["position"], json.loads(r["file"])) for r in rows}
+        changed: set[str] = set()
+        for pos, event in mine:
+            child_id = str(event.originator_id)
+            registered_at, current = files.get(child_id, (pos, None))
+            folded = case_file.fold(current, event)
+            if folded is not None and folded != current:
+                files[child_id] = (registered_at, folded)
+                changed.add(child_id)
+        cur.executemany(self._upsert, [self._row(cid, *files[cid]) for cid in sorted(changed)])
+
+    @property
+    def _upsert(self) -> str:
+        return (f"INSERT INTO {self.children} (child_id, position, pinyin, completeness, file, "
+                f"{', '.join(COLUMNS)}) VALUES (?,?,?,?,?,{','.join('?' * len(COLUMNS))}) "
+                "ON CONFLICT (child_id) DO UPDATE SET pinyin=excluded.pinyin, "
+                "completeness=excluded.completeness, file=excluded.file, "
+                + ", ".join(f"{c}=excluded.{c}" for c in COLUMNS))
+
+    @staticmethod
+    def _row(child_id: str, position: int, file: dict[str, Any]) -> tuple[Any, ...]:
+        return (child_id, position, name_pinyin(file["name"]),
+                case_file.completeness(file)["ratio"], json.dumps(file, ensure_ascii=False),
+                *[file[c] for c in COLUMNS])
 
     # --- reads --------------------------------------------------------------------------
 

@@ -81,8 +81,12 @@ class ProjectionRunner:
                 # Another runner moved this view on: apply nothing, re-read from there.
                 self.positions[view.name] = committed
                 return
-            for pos, event in todo:
-                view.apply(cur, pos, event)
+            batch_apply = getattr(view, "apply_batch", None)
+            if batch_apply is not None:
+                batch_apply(cur, todo)  # set-based writes: one statement per table a batch
+            else:
+                for pos, event in todo:
+                    view.apply(cur, pos, event)
             self.db.record_position(cur, view.name, todo[-1][0])
         self.positions[view.name] = todo[-1][0]
 

@@ -10,11 +10,19 @@ class Cursor(Protocol):
 
 
 class View(Protocol):
+    """A read model. It may also offer apply_batch(cur, [(position, event)]) to write in sets;
+    the runner then calls that instead of apply, in the same transaction."""
+
     name: str
 
     def create_tables(self, cur: Cursor) -> None: ...
     def apply(self, cur: Cursor, position: int, event: Any) -> None: ...
     def reset(self, cur: Cursor) -> None: ...
+
+
+def in_clause(count: int) -> str:
+    """`(?,?,?)` for a list of parameters."""
+    return "(" + ",".join("?" * count) + ")"
 
 
 def iso(value: Any) -> str:

@@ -12,7 +12,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    ConnectionUnavailableError,
+    IntegrityError,
+    JSONTranscoder,
+    Transcoding,
+)
 
 from domain.actor import Actor, current_actor
 from domain.child import Child
@@ -114,6 +119,8 @@ class Qianshou(Application[UUID]):
             recordings = self.save(*aggregates, idempotency=record)
         except IntegrityError:
             return None  # someone else wrote first: decide again on fresh state
+        except ConnectionUnavailableError:
+            return None  # every writer slot was busy past the pool's timeout: nothing written
         position = max(r.notification.id for r in recordings)
         for listener in self.on_saved:
             listener(position)
