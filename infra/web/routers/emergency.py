@@ -1,0 +1,106 @@
+"""Emergencies over HTTP: CONTRACT.md "Emergencies" (contact chain, incidents, lookup)."""
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from domain.contact_chain import CATEGORIES
+from domain.errors import InvalidFact, NotFound
+from domain.values import utcnow
+from infra.services import Services
+from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.routers.children import answer
+from services import incident_handlers as ih
+from services.permissions import require
+
+router = APIRouter(tags=["emergencies"])
+Category = Annotated[str | None, Query(max_length=40)]
+# The chain in a report's answer should include the report; it never waits long for it.
+REPORT_WAIT_SECONDS = 1.0
+
+
+def _view(s: Services) -> Any:
+    return s.views["contact_chain"]
+
+
+def _category(category: str | None) -> str | None:
+    if category is not None and category not in CATEGORIES:
+        raise InvalidFact("category", f"must be one of {', '.join(CATEGORIES)}")
+    return category
+
+
+@router.get("/children/{child_id}/contact-chain", dependencies=[CaughtUp])
+def contact_chain(child_id: UUID, s: ServicesDep, actor: ActorDep,
+                  category: Category = None) -> dict[str, Any]:
+    require(actor, "emergency.lookup")
+    with s.db.reading() as cur:
+        found = _view(s).chains(cur, [str(child_id)], _category(category), utcnow())
+    if str(child_id) not in found:
+        raise NotFound("child not found")
+    return {"child_id": str(child_id), "category": category,
+            "chain": found[str(child_id)]["chain"]}
+
+
+@router.get("/emergency/lookup", dependencies=[CaughtUp])
+def lookup(s: ServicesDep, actor: ActorDep,
+           q: Annotated[str, Query(max_length=100)] = "",
+           category: Category = None,
+           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    """A name (characters, pinyin, initials), phone or ID digits, school and class, village."""
+    require(actor, "emergency.lookup")
+    if len("".join(q.split())) < 2:
+        raise InvalidFact("q", "give at least 2 characters: a name, pinyin, phone or ID "
+                               "digits, school and class, or village")
+    with s.db.reading() as cur:
+        ids = _view(s).lookup(cur, q, limit)
+        found = _view(s).chains(cur, ids, _category(category), utcnow())
+    items = [{"child_id": cid, "name": found[cid]["file"].get("name"),
+              "school": found[cid]["file"].get("school"),
+              "class_name": found[cid]["file"].get("class_name"),
+              "village": found[cid]["file"].get("village"),
+              "chain": found[cid]["chain"]} for cid in ids if cid in found]
+    return {"items": items}
+
+
+@router.post("/incidents", status_code=201)
+def report_incident(cmd: ih.ReportIncident, s: ServicesDep, actor: ActorDep,
+                    idem: IdemDep) -> JSONResponse:
+    """Record the report, and answer with whom to call for that category."""
+    result = ih.IncidentHandlers(s.app).report(cmd, actor, idem)
+    s.runner.wait_for(result.position, REPORT_WAIT_SECONDS)
+    with s.db.reading() as cur:
+        found = _view(s).chains(cur, [str(cmd.child_id)], cmd.category, utcnow())
+    chain = found.get(str(cmd.child_id), {}).get("chain", [])
+    body = {**result.as_json(), "category": cmd.category, "chain": chain}
+    return JSONResponse(body, status_code=result.status_code)
+
+
+@router.post("/incidents/{incident_id}/contact-attempts")
+def attempt_contact(incident_id: UUID, cmd: ih.RecordContactAttempt, s: ServicesDep,
+                    actor: ActorDep, idem: IdemDep) -> JSONResponse:
+    return answer(ih.IncidentHandlers(s.app).attempt_contact(incident_id, cmd, actor, idem))
+
+
+@router.post("/incidents/{incident_id}/escalations")
+def escalate(incident_id: UUID, cmd: ih.Escalate, s: ServicesDep, actor: ActorDep,
+             idem: IdemDep) -> JSONResponse:
+    return answer(ih.IncidentHandlers(s.app).escalate(incident_id, cmd, actor, idem))
+
+
+@router.post("/incidents/{incident_id}/resolution")
+def resolve(incident_id: UUID, cmd: ih.Resolve, s: ServicesDep, actor: ActorDep,
+            idem: IdemDep) -> JSONResponse:
+    return answer(ih.IncidentHandlers(s.app).resolve(incident_id, cmd, actor, idem))
+
+
+@router.get("/incidents", dependencies=[CaughtUp])
+def incidents(s: ServicesDep, actor: ActorDep,
+              status: Literal["open", "resolved"] | None = None,
+              overdue: bool | None = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    require(actor, "incident.read")
+    with s.db.reading() as cur:
+        rows = _view(s).incident_list(cur, status, overdue, utcnow(), limit)
+    return {"items": rows, "next_cursor": None}

@@ -1,0 +1,284 @@
+"""The contact chain view: per child whom to call, search keys for the lookup, open incidents."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain import contact_chain as rules
+from domain.child import Child
+from domain.helper import Helper
+from domain.incident import MANDATORY_REPORT, REPORT_WITHIN_HOURS, Incident, is_overdue
+from projections import case_file
+from projections.view import Cursor
+
+# A prefix query reads at most this many keys: enough to rank, never the whole table.
+MAX_KEYS = 400
+# Everything that starts with a key sorts between the key and the key plus this character.
+TOP = "\U0010ffff"
+FAMILY_EVENTS = (Child.Registered, Child.GuardianReplaced, Child.ParentsReplaced)
+
+
+def _utc(value: datetime) -> str:
+    """ISO text in UTC, so that times written by any client compare as text."""
+    return value.astimezone(UTC).isoformat()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _family_phones(file: dict[str, Any]) -> list[str]:
+    phones = [(file.get("guardian") or {}).get("phone")]
+    return [p for p in phones + [x.get("phone") for x in file.get("parents") or []] if p]
+
+
+class ContactChainView:
+    """Tables chain_children, chain_helpers, lookup_keys and incidents."""
+
+    name = "contact_chain"
+
+    def __init__(self, table: Any) -> None:
+        self.children = table("chain_children")
+        self.helpers = table("chain_helpers")
+        self.keys = table("lookup_keys")
+        self.incidents = table("incidents")
+
+    def create_tables(self, cur: Cursor) -> None:
+        # Byte order on PostgreSQL, so that a prefix is a range its index serves (SQLite's
+        # default BINARY collation already is).
+        collate = ' COLLATE "C"' if getattr(cur, "is_pg", False) else ""
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.children} (child_id TEXT PRIMARY KEY, "
+                    "file TEXT NOT NULL, confirmed TEXT NOT NULL)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.helpers} (helper_id TEXT PRIMARY KEY, "
+                    "role TEXT, school TEXT, class_name TEXT, township TEXT, village TEXT, "
+                    "details TEXT NOT NULL, confirmed_at TEXT)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS chain_helpers_class ON {self.helpers} "
+                    "(role, school, class_name)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS chain_helpers_village ON {self.helpers} "
+                    "(role, village)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS chain_helpers_township ON {self.helpers} "
+                    "(role, township)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.keys} (child_id TEXT NOT NULL, "
+                    f"kind TEXT NOT NULL, key TEXT{collate} NOT NULL, "
+                    "PRIMARY KEY (child_id, kind, key))")
+        # Covering: a lookup reads the index alone, never the table.
+        cur.execute(f"CREATE INDEX IF NOT EXISTS lookup_keys_key ON {self.keys} "
+                    "(key, kind, child_id)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.incidents} (incident_id TEXT PRIMARY KEY,"
+                    " child_id TEXT NOT NULL, category TEXT NOT NULL, severity TEXT NOT NULL, "
+                    "occurred_at TEXT NOT NULL, reported_at TEXT NOT NULL, location TEXT, "
+                    "status TEXT NOT NULL, police_at TEXT, township TEXT, village TEXT, "
+                    "school TEXT, class_name TEXT, position BIGINT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS incidents_status ON {self.incidents} "
+                    "(status, category)")
+
+    def reset(self, cur: Cursor) -> None:
+        for table in (self.children, self.helpers, self.keys, self.incidents):
+            cur.execute(f"DELETE FROM {table}")
+
+    def apply(self, cur: Cursor, position: int, event: Any) -> None:
+        if isinstance(event, Child.Event):
+            self._apply_child(cur, event)
+        elif isinstance(event, Helper.Event):
+            self._apply_helper(cur, event)
+        elif isinstance(event, Incident.Event):
+            self._apply_incident(cur, position, event)
+
+    # --- children ----------------------------------------------------------------------
+
+    def _load_child(self, cur: Cursor, child_id: str) -> dict[str, Any] | None:
+        row = cur.execute(f"SELECT file, confirmed FROM {self.children} WHERE child_id=?",
+                          (child_id,)).fetchone()
+        if row is None:
+            return None
+        return {"file": json.loads(row["file"]), "confirmed": json.loads(row["confirmed"])}
+
+    def _apply_child(self, cur: Cursor, event: Any) -> None:
+        child_id = str(event.originator_id)
+        found = None if isinstance(event, Child.Registered) else self._load_child(cur, child_id)
+        if found is None and not isinstance(event, Child.Registered):
+            return
+        current = found["file"] if found else None
+        confirmed = found["confirmed"] if found else {}
+        file = case_file.fold(current, event)
+        if file is None:
+            return
+        if isinstance(event, FAMILY_EVENTS):
+            # Phones just written down by a carer count as confirmed then.
+            _confirm(confirmed, _family_phones(file), _utc(event.recorded_at))
+        elif isinstance(event, Child.VisitRecorded):
+            _confirm(confirmed, event.contacts_confirmed, _utc(event.occurred_at))
+        elif file == current:
+            return
+        cur.execute(f"INSERT INTO {self.children} VALUES (?,?,?) ON CONFLICT (child_id) DO "
+                    "UPDATE SET file=excluded.file, confirmed=excluded.confirmed",
+                    (child_id, _dumps(file), _dumps(confirmed)))
+        if current is None or _searchable(current) != _searchable(file):
+            self._write_keys(cur, child_id, file)
+
+    def _write_keys(self, cur: Cursor, child_id: str, file: dict[str, Any]) -> None:
+        cur.execute(f"DELETE FROM {self.keys} WHERE child_id=?", (child_id,))
+        cur.executemany(f"INSERT INTO {self.keys} VALUES (?,?,?)",  # type: ignore[attr-defined]
+                        [(child_id, kind, key) for kind, key in rules.lookup_keys(file)])
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _apply_helper(self, cur: Cursor, event: Any) -> None:
+        helper_id = str(event.originator_id)
+        details = dict(getattr(event, "details", {}) or {})
+        confirmed_at = _utc(event.recorded_at) if details.get("phone") else None
+        if isinstance(event, Helper.DetailsChanged):
+            row = cur.execute(f"SELECT details, confirmed_at FROM {self.helpers} "
+                              "WHERE helper_id=?", (helper_id,)).fetchone()
+            if row is None:
+                return
+            details = {**json.loads(row["details"]), **details}
+            confirmed_at = confirmed_at or row["confirmed_at"]
+        elif not isinstance(event, Helper.Registered):
+            return
+        cur.execute(f"INSERT INTO {self.helpers} VALUES (?,?,?,?,?,?,?,?) ON CONFLICT "
+                    "(helper_id) DO UPDATE SET role=excluded.role, school=excluded.school, "
+                    "class_name=excluded.class_name, township=excluded.township, "
+                    "village=excluded.village, details=excluded.details, "
+                    "confirmed_at=excluded.confirmed_at",
+                    (helper_id, details.get("role"), details.get("school"),
+                     details.get("class_name"), details.get("township"), details.get("village"),
+                     _dumps(details), confirmed_at))
+
+    # --- incidents ---------------------------------------------------------------------
+
+    def _apply_incident(self, cur: Cursor, position: int, event: Any) -> None:
+        incident_id = str(event.originator_id)
+        if isinstance(event, Incident.Reported):
+            found = self._load_child(cur, event.child_id)
+            file = found["file"] if found else {}
+            cur.execute(f"INSERT INTO {self.incidents} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (incident_id, event.child_id, event.category, event.severity,
+                         _utc(event.occurred_at), _utc(event.recorded_at), event.location,
+                         "open", None, file.get("township"), file.get("village"),
+                         file.get("school"), file.get("class_name"), position))
+        elif isinstance(event, Incident.ContactAttempted) and event.reached:
+            self._confirm_by_call(cur, incident_id, event.phone, _utc(event.recorded_at))
+        elif isinstance(event, Incident.Escalated) and event.to == "police":
+            cur.execute(f"UPDATE {self.incidents} SET police_at=? WHERE incident_id=? AND "
+                        "police_at IS NULL", (_utc(event.recorded_at), incident_id))
+        elif isinstance(event, Incident.Resolved):
+            cur.execute(f"UPDATE {self.incidents} SET status='resolved' WHERE incident_id=?",
+                        (incident_id,))
+
+    def _confirm_by_call(self, cur: Cursor, incident_id: str, phone: str, at: str) -> None:
+        """Someone answered that phone: it is confirmed for the incident's child."""
+        row = cur.execute(f"SELECT child_id FROM {self.incidents} WHERE incident_id=?",
+                          (incident_id,)).fetchone()
+        found = self._load_child(cur, row["child_id"]) if row else None
+        if row is None or found is None:
+            return
+        confirmed = found["confirmed"]
+        _confirm(confirmed, [phone], at)
+        cur.execute(f"UPDATE {self.children} SET confirmed=? WHERE child_id=?",
+                    (_dumps(confirmed), row["child_id"]))
+
+    # --- reads -------------------------------------------------------------------------
+
+    def chains(self, cur: Cursor, child_ids: list[str], category: str | None,
+               now: datetime) -> dict[str, dict[str, Any]]:
+        """The chain of each known child, with its file, by child id: two queries in all."""
+        if not child_ids:
+            return {}
+        marks = ",".join("?" * len(child_ids))
+        rows = cur.execute(f"SELECT child_id, file, confirmed FROM {self.children} "
+                           f"WHERE child_id IN ({marks})", tuple(child_ids)).fetchall()
+        children = {r["child_id"]: (json.loads(r["file"]), json.loads(r["confirmed"]))
+                    for r in rows}
+        helpers = self._helpers_for(cur, [file for file, _ in children.values()])
+        found = {}
+        for child_id, (file, confirmed) in children.items():
+            child = {**file, "pairings": list(file.get("pairings") or {})}
+            found[child_id] = {"file": file, "chain": rules.build_chain(
+                child, helpers, confirmed, category, now)}
+        return found
+
+    def _helpers_for(self, cur: Cursor, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Paired helpers and those posted at the children's classes or places: a superset
+        that build_chain narrows to each child."""
+        if not files:
+            return []
+
+        def values(*fields: str) -> list[Any]:
+            return sorted({f.get(field) or "" for f in files for field in fields})
+
+        schools, classes = values("school"), values("class_name")
+        villages, townships = values("village"), values("township")
+        paired = sorted({i for f in files for i in f.get("pairings") or {}})
+        groups = [schools, classes, villages, townships, paired or [""]]
+        marks = [",".join("?" * len(g)) for g in groups]
+        rows = cur.execute(
+            f"SELECT helper_id, details, confirmed_at FROM {self.helpers} WHERE "
+            f"(role='class_teacher' AND school IN ({marks[0]}) AND class_name IN ({marks[1]}))"
+            f" OR (role IN ('child_director','grid_worker') AND village IN ({marks[2]}))"
+            f" OR (role='township_supervisor' AND township IN ({marks[3]}))"
+            f" OR helper_id IN ({marks[4]})",
+            tuple(v for g in groups for v in g)).fetchall()
+        return [{**json.loads(r["details"]), "helper_id": r["helper_id"],
+                 "confirmed_at": r["confirmed_at"]} for r in rows]
+
+    def lookup(self, cur: Cursor, query: str, limit: int) -> list[str]:
+        """Child ids best match first: exact keys, then key prefixes, both by index."""
+        wanted = rules.normalize(query)
+        if rules.is_digits_query(wanted.replace("-", "")):  # a landline as 0851-1234567
+            wanted = rules.digits_key(wanted.replace("-", ""))
+        # Each half reads a bounded slice of the index; the ranking happens in SQL so that
+        # only the best few rows come back to Python.
+        rows = cur.execute(
+            f"SELECT child_id, MIN(r) AS r FROM ("
+            f"SELECT * FROM (SELECT child_id, {_rank_sql(True)} AS r FROM {self.keys} "
+            "WHERE key=? LIMIT ?) e UNION ALL "
+            f"SELECT * FROM (SELECT child_id, {_rank_sql(False)} AS r FROM {self.keys} "
+            "WHERE key>? AND key<? LIMIT ?) p"
+            ") u GROUP BY child_id ORDER BY r, child_id LIMIT ?",
+            (wanted, MAX_KEYS, wanted, wanted + TOP, MAX_KEYS, limit)).fetchall()
+        return [row["child_id"] for row in rows]
+
+    def incident_list(self, cur: Cursor, status: str | None, overdue: bool | None,
+                      now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Incidents newest first, each with the overdue flag of the mandatory report."""
+        where, params = ["1=1"], []
+        if status:
+            where.append("status=?")
+            params.append(status)
+        if overdue:
+            # Only reports older than the deadline can be overdue; the rule decides the rest.
+            deadline = _utc(now - timedelta(hours=REPORT_WITHIN_HOURS))
+            marks = ",".join("?" * len(MANDATORY_REPORT))
+            where.append(f"status='open' AND category IN ({marks}) AND reported_at < ?")
+            params += [*MANDATORY_REPORT, deadline]
+        rows = cur.execute(f"SELECT * FROM {self.incidents} WHERE {' AND '.join(where)} "
+                           "ORDER BY position DESC LIMIT ?", (*params, limit)).fetchall()
+        for row in rows:
+            police = datetime.fromisoformat(row["police_at"]) if row["police_at"] else None
+            row["overdue"] = row["status"] == "open" and is_overdue(
+                row["category"], datetime.fromisoformat(row["reported_at"]), police, now)
+            row["id"] = row.pop("incident_id")
+            row.pop("position", None)
+        if overdue is not None:
+            rows = [r for r in rows if r["overdue"] == overdue]
+        return rows
+
+def _confirm(confirmed: dict[str, str], phones: list[str], at: str) -> None:
+    """Keep the latest confirmation of each phone; an older visit never moves it back."""
+    for phone in phones:
+        if phone and (phone not in confirmed or confirmed[phone] < at):
+            confirmed[phone] = at
+
+
+def _rank_sql(exact: bool) -> str:
+    """The lookup's ranking (domain.contact_chain.RANK) as a CASE over the key's kind."""
+    whens = " ".join(f"WHEN '{kind}' THEN {score}"
+                     for (kind, is_exact), score in rules.RANK.items() if is_exact == exact)
+    return f"CASE kind {whens} ELSE 99 END"
+
+
+def _searchable(file: dict[str, Any]) -> tuple[Any, ...]:
+    """The parts of a file the lookup keys come from."""
+    return (file.get("name"), file.get("id_number"), file.get("school"), file.get("class_name"),
+            file.get("village"), _family_phones(file))
