@@ -1,9 +1,13 @@
-"""The archive: each child's current file and timeline, for GET /children/{id}."""
+"""The archive: each child's current file and timeline, for GET /children/{id}.
+
+The timeline holds the child's own events and the events of incidents about the child.
+"""
 
 import json
 from typing import Any
 
 from domain.child import Child
+from domain.incident import Incident
 from projections import case_file
 from projections.view import Cursor, in_clause
 
@@ -13,65 +17,77 @@ def _dumps(value: Any) -> str:
 
 
 class ArchiveView:
-    """Tables archive_files (current file) and archive_timeline (one row per event)."""
+    """Tables archive_files (current file), archive_timeline, archive_incidents (which child)."""
 
     name = "archive"
 
     def __init__(self, table: Any) -> None:
         self.files = table("archive_files")
         self.timeline = table("archive_timeline")
+        self.incidents = table("archive_incidents")
 
     def create_tables(self, cur: Cursor) -> None:
         cur.execute(f"CREATE TABLE IF NOT EXISTS {self.files} (child_id TEXT PRIMARY KEY, "
                     "file TEXT NOT NULL, version INTEGER NOT NULL)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {self.timeline} (child_id TEXT NOT NULL, "
-                    "version INTEGER NOT NULL, position BIGINT NOT NULL, entry TEXT NOT NULL, "
-                    "PRIMARY KEY (child_id, version))")
+                    "position BIGINT NOT NULL, entry TEXT NOT NULL, "
+                    "PRIMARY KEY (child_id, position))")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.incidents} (incident_id TEXT PRIMARY "
+                    "KEY, child_id TEXT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS archive_incidents_child ON {self.incidents} "
+                    "(child_id)")
 
     def reset(self, cur: Cursor) -> None:
-        cur.execute(f"DELETE FROM {self.files}")
-        cur.execute(f"DELETE FROM {self.timeline}")
+        for table in (self.files, self.timeline, self.incidents):
+            cur.execute(f"DELETE FROM {table}")
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
-        if not isinstance(event, Child.Event):
-            return
-        child_id = str(event.originator_id)
-        current = None
-        if not isinstance(event, Child.Registered):
-            row = cur.execute(f"SELECT file FROM {self.files} WHERE child_id=?",
-                              (child_id,)).fetchone()
-            current = json.loads(row["file"]) if row else None
-        file = case_file.fold(current, event)
-        if file is not None:
-            cur.execute(f"INSERT INTO {self.files} VALUES (?,?,?) ON CONFLICT (child_id) DO "
-                        "UPDATE SET file=excluded.file, version=excluded.version",
-                        (child_id, _dumps(file), event.originator_version))
-        cur.execute(f"INSERT INTO {self.timeline} VALUES (?,?,?,?)",
-                    (child_id, event.originator_version, position,
-                     _dumps(case_file.timeline_entry(position, event))))
+        self.apply_batch(cur, [(position, event)])
 
     def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
-        """The same as apply for each event, with one read and two writes for the batch."""
-        mine = [(pos, ev) for pos, ev in events if isinstance(ev, Child.Event)]
+        """Fold the batch in memory: one read and a few writes per batch, not per event."""
+        mine = [(pos, ev) for pos, ev in events if isinstance(ev, (Child.Event, Incident.Event))]
         if not mine:
             return
-        ids = sorted({str(ev.originator_id) for _, ev in mine})
-        rows = cur.execute(f"SELECT child_id, file FROM {self.files} WHERE child_id IN "
-                           f"{in_clause(len(ids))}", ids).fetchall()
-        files: dict[str, Any] = {r["child_id"]: json.loads(r["file"]) for r in rows}
+        files = self._load_files(cur, mine)
+        owners = self._incident_owners(cur, mine)
         versions: dict[str, int] = {}
         timeline = []
         for pos, event in mine:
-            child_id = str(event.originator_id)
-            folded = case_file.fold(files.get(child_id), event)
-            if folded is not None:
-                files[child_id], versions[child_id] = folded, event.originator_version
-            timeline.append((child_id, event.originator_version, pos,
-                             _dumps(case_file.timeline_entry(pos, event))))
+            if isinstance(event, Incident.Event):
+                child_id = owners.get(str(event.originator_id))
+            else:
+                child_id = str(event.originator_id)
+                folded = case_file.fold(files.get(child_id), event)
+                if folded is not None:
+                    files[child_id], versions[child_id] = folded, event.originator_version
+            if child_id is not None:
+                timeline.append((child_id, pos, _dumps(case_file.timeline_entry(pos, event))))
         cur.executemany(f"INSERT INTO {self.files} VALUES (?,?,?) ON CONFLICT (child_id) DO "
                         "UPDATE SET file=excluded.file, version=excluded.version",
                         [(cid, _dumps(files[cid]), v) for cid, v in versions.items()])
-        cur.executemany(f"INSERT INTO {self.timeline} VALUES (?,?,?,?)", timeline)
+        cur.executemany(f"INSERT INTO {self.timeline} VALUES (?,?,?)", timeline)
+
+    def _load_files(self, cur: Cursor, events: list[tuple[int, Any]]) -> dict[str, Any]:
+        ids = sorted({str(ev.originator_id) for _, ev in events if isinstance(ev, Child.Event)})
+        if not ids:
+            return {}
+        rows = cur.execute(f"SELECT child_id, file FROM {self.files} WHERE child_id IN "
+                           f"{in_clause(len(ids))}", ids).fetchall()
+        return {r["child_id"]: json.loads(r["file"]) for r in rows}
+
+    def _incident_owners(self, cur: Cursor, events: list[tuple[int, Any]]) -> dict[str, str]:
+        """Which child each incident is about; new reports are recorded as they come."""
+        reported = {str(ev.originator_id): ev.child_id for _, ev in events
+                    if isinstance(ev, Incident.Reported)}
+        cur.executemany(f"INSERT INTO {self.incidents} VALUES (?,?)", list(reported.items()))
+        later = sorted({str(ev.originator_id) for _, ev in events
+                        if isinstance(ev, Incident.Event)} - set(reported))
+        if later:
+            rows = cur.execute(f"SELECT incident_id, child_id FROM {self.incidents} WHERE "
+                               f"incident_id IN {in_clause(len(later))}", later).fetchall()
+            reported.update({r["incident_id"]: r["child_id"] for r in rows})
+        return reported
 
     # --- reads --------------------------------------------------------------------------
 
@@ -82,6 +98,11 @@ class ArchiveView:
         if row is None:
             return None
         rows = cur.execute(f"SELECT entry FROM {self.timeline} WHERE child_id=? "
-                           "ORDER BY version DESC", (child_id,)).fetchall()
+                           "ORDER BY position DESC", (child_id,)).fetchall()
         return {"file": json.loads(row["file"]),
                 "timeline": [json.loads(r["entry"]) for r in rows]}
+
+    def incident_ids(self, cur: Cursor, child_id: str) -> list[str]:
+        rows = cur.execute(f"SELECT incident_id FROM {self.incidents} WHERE child_id=?",
+                           (child_id,)).fetchall()
+        return [r["incident_id"] for r in rows]

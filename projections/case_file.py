@@ -3,6 +3,7 @@
 from typing import Any
 
 from domain.child import Child
+from domain.incident import Incident
 from domain.values import event_data
 
 # The facts a complete file (建档) must hold; completeness is the share present.
@@ -52,13 +53,18 @@ def completeness(file: dict[str, Any]) -> dict[str, Any]:
 
 def timeline_entry(position: int | None, event: Any) -> dict[str, Any]:
     """One line of the timeline, in the shape CONTRACT.md gives."""
-    return {
+    about_incident = isinstance(event, Incident.Event)
+    entry = {
         "position": position,
         "version": event.originator_version,
-        "type": type(event).__name__,
+        # Incident steps are named as such beside the child's own facts.
+        "type": ("Incident" if about_incident else "") + type(event).__name__,
         "occurred_at": event.occurred_at.isoformat(),
         "recorded_at": event.recorded_at.isoformat(),
         "actor": event.actor_id,
         "agency": event.agency,
         "data": event_data(event),
     }
+    if about_incident:
+        entry["incident_id"] = str(event.originator_id)
+    return entry

@@ -268,3 +268,25 @@ def test_the_auditor_may_not_look_up_or_report(api: Api, family: dict[str, Any])
     assert auditor.post("/incidents", {
         "child_id": family["id"], "category": "other", "severity": "low",
         "occurred_at": NOW.isoformat(), "location": "学校"}).status_code == 403
+
+
+def test_incidents_appear_on_the_childs_timeline_and_as_of(api: Api) -> None:
+    child = register(api)
+    before = datetime.now(UTC).isoformat()
+    reported = api.post("/incidents", {
+        "child_id": child["id"], "category": "missing", "severity": "high",
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "location": "村口河边", "description": "放学后未回家"})
+    assert reported.status_code == 201, reported.text
+    incident_id = reported.json()["id"]
+    escalated = api.post(f"/incidents/{incident_id}/escalations", {"to": "police", "note": "报警"})
+    file = api.get(f"/children/{child['id']}",
+                   min_position=escalated.json()["position"]).json()
+    types = [e["type"] for e in file["timeline"]]
+    assert types[:2] == ["IncidentEscalated", "IncidentReported"] and types[-1] == "Registered"
+    assert file["timeline"][1]["data"]["location"] == "村口河边"
+    assert file["timeline"][0]["incident_id"] == incident_id
+    then = api.get(f"/children/{child['id']}", as_of=before).json()
+    assert [e["type"] for e in then["timeline"]] == ["Registered"]
+    now = api.get(f"/children/{child['id']}", as_of=datetime.now(UTC).isoformat()).json()
+    assert [e["type"] for e in now["timeline"]] == types

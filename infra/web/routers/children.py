@@ -69,15 +69,19 @@ def _current(s: Any, child_id: UUID) -> dict[str, Any]:
 
 def _as_of(s: Any, child_id: UUID, as_of: datetime) -> dict[str, Any]:
     """The file as it was known then: only events recorded up to that moment."""
-    file, timeline = None, []
+    file, known = None, []
     for event in s.app.events.get(child_id):
-        if not isinstance(event, Child.Event) or event.recorded_at > as_of:
-            continue
-        file = case_file.fold(file, event)
-        timeline.append(case_file.timeline_entry(None, event))
+        if isinstance(event, Child.Event) and event.recorded_at <= as_of:
+            file = case_file.fold(file, event)
+            known.append(event)
     if file is None:
         raise NotFound("child not found, or not yet registered at that time")
-    return {"file": file, "timeline": timeline[::-1]}
+    with s.db.reading() as cur:
+        incident_ids = s.archive.incident_ids(cur, str(child_id))
+    for incident_id in incident_ids:
+        known += [e for e in s.app.events.get(UUID(incident_id)) if e.recorded_at <= as_of]
+    known.sort(key=lambda e: e.recorded_at, reverse=True)
+    return {"file": file, "timeline": [case_file.timeline_entry(None, e) for e in known]}
 
 
 @router.post("/{child_id}/guardian")
