@@ -16,6 +16,7 @@ from eventsourcing.persistence import (
     ConnectionUnavailableError,
     IntegrityError,
     JSONTranscoder,
+    OperationalError,
     Transcoding,
 )
 
@@ -121,6 +122,10 @@ class Qianshou(Application[UUID]):
             return None  # someone else wrote first: decide again on fresh state
         except ConnectionUnavailableError:
             return None  # every writer slot was busy past the pool's timeout: nothing written
+        except OperationalError as error:
+            if "lock timeout" not in str(error):
+                raise
+            return None  # the store's table lock was not granted in time: nothing written
         position = max(r.notification.id for r in recordings)
         for listener in self.on_saved:
             listener(position)

@@ -1,0 +1,102 @@
+"""Assessments (考核) over HTTP: CONTRACT.md "Assessments", and the year's .xlsx export."""
+
+from io import BytesIO
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse, Response
+from openpyxl import Workbook  # type: ignore[import-untyped]
+
+from domain.assessment import DEFAULT_SCHEME
+from domain.errors import NotFound
+from infra.services import Services
+from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.errors import NotCaughtUp
+from infra.web.routers.children import answer
+from projections.assessment import AssessmentView
+from services.assessment_handlers import AssessmentHandlers
+from services.permissions import require
+
+router = APIRouter(prefix="/assessments", tags=["assessments"])
+Year = Annotated[int, Path(ge=2000, le=2100)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+AWARD_KINDS = ("rank_first", "rank_top5", "progress")
+
+
+def view(s: Services) -> AssessmentView:
+    return s.views["assessment"]  # type: ignore[no-any-return]
+
+
+def read_year(s: Services, school_year: int) -> dict[str, Any]:
+    """The year as the API shows it: frozen if published, with trails per assessee."""
+    with s.db.reading() as cur:
+        return view(s).assessment(cur, school_year)
+
+
+@router.get("/{school_year}", dependencies=[CaughtUp])
+def assessment_year(school_year: Year, s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    require(actor, "assessment.read")
+    found = read_year(s, school_year)
+    found.pop("trails", None)  # the per-assessee audit has its own path
+    return found
+
+
+@router.get("/{school_year}/helpers/{helper_id}", dependencies=[CaughtUp])
+def assessee_trail(school_year: Year, helper_id: str, s: ServicesDep,
+                   actor: ActorDep) -> dict[str, Any]:
+    require(actor, "assessment.read")
+    found = read_year(s, school_year)
+    trail = found["trails"].get(helper_id)
+    if trail is None:
+        raise NotFound(f"helper {helper_id} is not assessed for {school_year}")
+    return {"school_year": school_year, "scheme_version": found["scheme_version"],
+            "published": found["published"], **trail}
+
+
+@router.post("/{school_year}/publication", status_code=201)
+def publish(school_year: Year, s: ServicesDep, actor: ActorDep, idem: IdemDep) -> JSONResponse:
+    require(actor, "assessment.publish")
+    # Freeze what the store holds now: the view must have read every recorded fact first.
+    if not s.runner.wait_for(s.app.max_position(), s.settings.wait_timeout_seconds):
+        raise NotCaughtUp("the assessment view is behind the store; retry")
+    with s.db.reading() as cur:
+        figures = view(s).figures(cur, school_year, DEFAULT_SCHEME)
+    handlers = AssessmentHandlers(s.app)
+    return answer(handlers.publish(school_year, DEFAULT_SCHEME.version, figures, actor, idem))
+
+
+@router.get("/{school_year}/export.xlsx", dependencies=[CaughtUp])
+def export(school_year: Year, s: ServicesDep, actor: ActorDep) -> Response:
+    require(actor, "assessment.read")
+    found = read_year(s, school_year)
+    with s.db.reading() as cur:
+        names = view(s).child_names(cur)
+    return Response(workbook(found, names), media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="assessment-{school_year}.xlsx"'})
+
+
+def workbook(found: dict[str, Any], names: dict[str, str]) -> bytes:
+    """Sheets 志愿者, 班主任 and 学生奖励, with the same figures as the API."""
+    book = Workbook()
+    book.remove(book.active)
+    for kind, title in (("volunteer", "志愿者"), ("class_teacher", "班主任")):
+        sheet = book.create_sheet(title)
+        sheet.append(["编号", "姓名", "考核分", "奖励金额（分）", "奖励金额（元）"])
+        for row in found["assessees"]:
+            if row["kind"] == kind:
+                sheet.append([row["helper_id"], row["name"], row["points"], row["award_fen"],
+                              row["award_fen"] / 100])
+    sheet = book.create_sheet("学生奖励")
+    sheet.append(["学生编号", "姓名", "第一名奖（分）", "优秀奖（分）", "进步奖（分）",
+                  "合计（分）"])
+    for row in found["student_awards"]:
+        amounts = {w["kind"]: w["amount_fen"] for w in row["awards"]}
+        sheet.append([row["child_id"], names.get(row["child_id"], ""),
+                      *(amounts.get(kind, 0) for kind in AWARD_KINDS), row["total_fen"]])
+    sheet = book.create_sheet("说明")
+    sheet.append(["学年", found["school_year"]])
+    sheet.append(["方案版本", found["scheme_version"]])
+    sheet.append(["已公布", "是" if found["published"] else "否"])
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
