@@ -115,5 +115,26 @@ def rebuild() -> None:
         services.close()
 
 
+ledger = typer.Typer(help="The tamper-evident hash chain over the stored events.",
+                     no_args_is_help=True)
+app.add_typer(ledger, name="ledger")
+
+
+@ledger.command("verify")
+def ledger_verify() -> None:
+    """Recompute the hash chain from the stored events; exit 1 at the first difference."""
+    import json
+
+    services = build_services(Settings())
+    try:
+        with services.db.reading() as cur:
+            result = services.views["ledger"].verify(cur, services.app.recorder)
+        typer.echo(json.dumps(result))
+        if not result["ok"]:
+            raise typer.Exit(1)
+    finally:
+        services.close()
+
+
 if __name__ == "__main__":
     app()

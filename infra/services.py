@@ -9,7 +9,11 @@ import psycopg
 from infra.settings import Settings
 from infra.viewdb import ViewDB
 from projections.archive import ArchiveView
+from projections.assessment import AssessmentView
+from projections.contact_chain import ContactChainView
 from projections.directory import DirectoryView
+from projections.grants_audit import GrantsAuditView
+from projections.ledger import LedgerView
 from projections.registry import RegistryView
 from projections.runner import ProjectionRunner
 from projections.users import UsersView
@@ -17,9 +21,9 @@ from services.application import Qianshou
 from services.auth import TokenService
 from services.handlers import Handlers
 
-
 # Every view the runner keeps up to date; a new read model adds its class here.
-VIEW_CLASSES: list[Any] = [ArchiveView, RegistryView, DirectoryView, UsersView]
+VIEW_CLASSES: list[Any] = [ArchiveView, RegistryView, DirectoryView, UsersView, ContactChainView,
+                           GrantsAuditView, LedgerView, AssessmentView]
 
 
 @dataclass

@@ -32,9 +32,6 @@ class ProjectionRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.is_running = False
-        for view in self.views:
-            if hasattr(view, "attach"):  # optional hook: a view that reads stored records
-                view.attach(app)
 
     def create_tables(self) -> None:
         with self.db.transaction() as cur:
@@ -62,6 +59,9 @@ class ProjectionRunner:
             if not notifications:
                 return total
             events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+            for view in self.views:
+                if hasattr(view, "see_stored"):  # optional hook: the ledger hashes stored bytes
+                    view.see_stored(notifications)
             for view in self.views:
                 self._apply_batch(view, events)
             total += len(events)

@@ -27,6 +27,21 @@ PERMISSIONS: dict[str, set[str]] = {
     "helper.register": STAFF,
     "helper.read": READERS,
     "user.manage": {"admin"},
+    # Grants (issue 6): programmes by the township; approving and paying by agency staff
+    # (never the same person for one grant); the auditor reads the audit.
+    "grant.programme": {"admin", "township_supervisor"},
+    "grant.approve": {"admin", "township_supervisor", "child_director", "principal"},
+    "grant.disburse": {"admin", "township_supervisor", "child_director", "principal",
+                       "grid_worker"},
+    "grant.revoke": {"admin", "township_supervisor", "child_director", "principal"},
+    "audit.read": {"admin", "township_supervisor", "auditor"},
+    # Emergencies (issue 4): every carer may look a child up and report; not the auditor.
+    "emergency.lookup": CARERS,
+    "incident.report": CARERS,
+    "incident.read": CARERS,
+    # Assessments (issue 5): money depends on them, so only the township publishes.
+    "assessment.read": {"admin", "township_supervisor", "principal", "auditor", "class_teacher"},
+    "assessment.publish": {"admin", "township_supervisor"},
 }
 
 # Counselling notes: counsellors and the township supervisor only (DOMAIN.md, privacy).

@@ -14,11 +14,12 @@ from infra.logging import configure_logging
 from infra.services import build_services
 from infra.settings import Settings
 from infra.web import errors
-from infra.web.routers import children, health, helpers, users
+from infra.web.routers import assessments, children, emergency, grants, health, helpers, users
 
 log = structlog.get_logger("http")
 # Every router of the API; a new resource adds its router here.
-ROUTERS = [users.router, children.router, helpers.router, health.router]
+ROUTERS = [users.router, children.router, helpers.router, health.router, emergency.router,
+           grants.router, assessments.router]
 REQUEST_SECONDS = Histogram("qianshou_request_seconds", "Request latency", ["method", "status"])
 
 

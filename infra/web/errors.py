@@ -1,9 +1,9 @@
 """The one place domain errors become HTTP statuses."""
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from eventsourcing.persistence import OperationalError, InterfaceError
 
 from domain.errors import ConflictingState, Forbidden, InvalidFact, NotFound
 from services.auth import AuthError

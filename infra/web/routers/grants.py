@@ -1,0 +1,86 @@
+"""Grants and the disbursement audit over HTTP: CONTRACT.md "Grants and audit"."""
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from infra.services import Services
+from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.routers.children import answer
+from projections.grants_audit import GrantsAuditView
+from projections.ledger import LedgerView
+from services import grant_handlers as g
+from services.permissions import require
+
+router = APIRouter(tags=["grants"])
+
+
+def handlers(s: Services) -> g.GrantHandlers:
+    # Stateless apart from the application: cheap to make per request.
+    return g.GrantHandlers(s.app)
+
+
+def audit(s: Services) -> GrantsAuditView:
+    return s.views["grants_audit"]  # type: ignore[no-any-return]
+
+
+def ledger(s: Services) -> LedgerView:
+    return s.views["ledger"]  # type: ignore[no-any-return]
+
+
+@router.post("/programmes", status_code=201)
+def create_programme(cmd: g.CreateProgramme, s: ServicesDep, actor: ActorDep,
+                     idem: IdemDep) -> JSONResponse:
+    return answer(handlers(s).create_programme(cmd, actor, idem))
+
+
+@router.post("/grants", status_code=201)
+def approve_grant(cmd: g.ApproveGrant, s: ServicesDep, actor: ActorDep,
+                  idem: IdemDep) -> JSONResponse:
+    return answer(handlers(s).approve(cmd, actor, idem))
+
+
+@router.post("/grants/{grant_id}/disbursement")
+def disburse_grant(grant_id: UUID, cmd: g.DisburseGrant, s: ServicesDep, actor: ActorDep,
+                   idem: IdemDep) -> JSONResponse:
+    return answer(handlers(s).disburse(grant_id, cmd, actor, idem))
+
+
+@router.post("/grants/{grant_id}/revocation")
+def revoke_grant(grant_id: UUID, cmd: g.RevokeGrant, s: ServicesDep, actor: ActorDep,
+                 idem: IdemDep) -> JSONResponse:
+    return answer(handlers(s).revoke(grant_id, cmd, actor, idem))
+
+
+@router.get("/audit/grants", dependencies=[CaughtUp])
+def grant_totals(s: ServicesDep, actor: ActorDep, programme: str | None = None,
+                 period: str | None = None, agency: str | None = None,
+                 township: str | None = None) -> dict[str, Any]:
+    require(actor, "audit.read")
+    filters = {"programme": programme, "period": period, "agency": agency, "township": township}
+    with s.db.reading() as cur:
+        items = audit(s).totals(cur, {k: v for k, v in filters.items() if v})
+    return {"items": items}
+
+
+@router.get("/audit/grants/anomalies", dependencies=[CaughtUp])
+def grant_anomalies(s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    require(actor, "audit.read")
+    with s.db.reading() as cur:
+        return {"items": audit(s).anomalies(cur)}
+
+
+@router.get("/audit/ledger", dependencies=[CaughtUp])
+def ledger_head(s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    require(actor, "audit.read")
+    with s.db.reading() as cur:
+        return ledger(s).head(cur)
+
+
+@router.get("/audit/ledger/verify", dependencies=[CaughtUp])
+def ledger_verify(s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    require(actor, "audit.read")
+    with s.db.reading() as cur:
+        return ledger(s).verify(cur, s.app.recorder)
