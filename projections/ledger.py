@@ -32,6 +32,8 @@ class LedgerView:
     """Table ledger_links: one link per stored event, by position."""
 
     name = "ledger"
+    # The links are the evidence: a rebuild must not recompute them from today's store.
+    kept_on_rebuild = True
 
     def __init__(self, table: Any) -> None:
         self.links = table("ledger_links")

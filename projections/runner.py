@@ -91,9 +91,15 @@ class ProjectionRunner:
         self.positions[view.name] = todo[-1][0]
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """Empty every view and apply the whole history again."""
+        """Empty every view and apply the whole history again.
+
+        A view that is evidence (the ledger's links, made when each event was first seen)
+        says kept_on_rebuild: recomputing it from today's store would bless a tampered one.
+        """
         with self.db.transaction() as cur:
             for view in self.views:
+                if getattr(view, "kept_on_rebuild", False):
+                    continue
                 view.reset(cur)
                 self.db.forget_position(cur, view.name)
         return self.catch_up(progress)

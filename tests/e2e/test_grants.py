@@ -322,3 +322,40 @@ def test_the_ledger_keeps_up_with_new_events(api: Api) -> None:
     after = api.get("/audit/ledger", min_position=later).json()
     assert after["position"] == later and after["head_hash"] != before["head_hash"]
     assert api.get("/audit/ledger/verify").json()["ok"] is True
+
+
+def test_audit_export_reads_back_equal_to_the_api(api: Api, cashier: Api) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    child = register(api)
+    grant = approve(api, child["id"])
+    twin = raw_grant(child["id"])
+    position = imported(api, "wang", lambda: [twin])
+    paid = disburse(cashier, grant["id"])
+    position = max(position, paid.json()["position"])
+    totals = api.get("/audit/grants", min_position=position).json()["items"]
+    found = anomalies(api, position)
+    response = api.get("/audit/grants/export.xlsx", min_position=position)
+    assert response.status_code == 200
+    book = load_workbook(BytesIO(response.content))
+    assert book.sheetnames == ["汇总", "异常"]
+    sheet_totals = list(book["汇总"].iter_rows(values_only=True))
+    assert sheet_totals[0][0] == "项目" and len(sheet_totals) == len(totals) + 1
+    assert [r[5] for r in sheet_totals[1:]] == [t["approved_fen"] for t in totals]
+    assert [r[6] for r in sheet_totals[1:]] == [t["disbursed_fen"] for t in totals]
+    rows = list(book["异常"].iter_rows(values_only=True))[1:]
+    assert sorted((r[0], r[2]) for r in rows) == sorted((a["grant_id"], a["rule"])
+                                                        for a in found)
+    assert len(rows) == 2
+
+
+def test_a_rebuild_of_the_views_does_not_bless_a_tampered_store(api: Api, database_url: str,
+                                                                client: Any) -> None:
+    positions = [register(api, name=f"王{n}")["position"] for n in "一二三"]
+    api.get("/audit/ledger", min_position=positions[-1])
+    tamper(RawStore(database_url), "change", positions[1], positions[2])
+    client.app.state.services.runner.rebuild()
+    verdict = api.get("/audit/ledger/verify").json()
+    assert verdict["ok"] is False and verdict["first_bad_position"] == positions[1]
