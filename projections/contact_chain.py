@@ -94,27 +94,27 @@ class ContactChainView:
         return {"file": json.loads(row["file"]), "confirmed": json.loads(row["confirmed"])}
 
     def _apply_child(self, cur: Cursor, event: Any) -> None:
-        child_id = str(event.originator_id)
-        found = None if isinstance(event, Child.Registered) else self._load_child(cur, child_id)
-        if found is None and not isinstance(event, Child.Registered):
-            return
-        current = found["file"] if found else None
-        confirmed = found["confirmed"] if found else {}
-        file = case_file.fold(current, event)
-        if file is None:
-            return
-        if isinstance(event, FAMILY_EVENTS):
-            # Phones just written down by a carer count as confirmed then.
-            _confirm(confirmed, _family_phones(file), _utc(event.recorded_at))
-        elif isinstance(event, Child.VisitRecorded):
-            _confirm(confirmed, event.contacts_confirmed, _utc(event.occurred_at))
-        elif file == current:
-            return
+        self.apply_batch(cur, [(0, event)])
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """Children's events are folded in memory and written once per child and batch;
+        helper and incident events, which read or change those rows, flush them first."""
+        batch = _ChildBatch(self, cur)
+        for position, event in events:
+            if isinstance(event, Child.Event):
+                batch.fold(event)
+            elif isinstance(event, (Helper.Event, Incident.Event)):
+                batch.flush()
+                self.apply(cur, position, event)
+        batch.flush()
+
+    def _write_child(self, cur: Cursor, child_id: str, state: dict[str, Any],
+                     keys_changed: bool) -> None:
         cur.execute(f"INSERT INTO {self.children} VALUES (?,?,?) ON CONFLICT (child_id) DO "
                     "UPDATE SET file=excluded.file, confirmed=excluded.confirmed",
-                    (child_id, _dumps(file), _dumps(confirmed)))
-        if current is None or _searchable(current) != _searchable(file):
-            self._write_keys(cur, child_id, file)
+                    (child_id, _dumps(state["file"]), _dumps(state["confirmed"])))
+        if keys_changed:
+            self._write_keys(cur, child_id, state["file"])
 
     def _write_keys(self, cur: Cursor, child_id: str, file: dict[str, Any]) -> None:
         cur.execute(f"DELETE FROM {self.keys} WHERE child_id=?", (child_id,))
@@ -282,3 +282,52 @@ def _searchable(file: dict[str, Any]) -> tuple[Any, ...]:
     """The parts of a file the lookup keys come from."""
     return (file.get("name"), file.get("id_number"), file.get("school"), file.get("class_name"),
             file.get("village"), _family_phones(file))
+
+
+def _next_child_state(found: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
+    """The child's file and phone confirmations after one event; None when nothing changes."""
+    current = found["file"] if found else None
+    confirmed = dict(found["confirmed"]) if found else {}
+    file = case_file.fold(current, event)
+    if file is None:
+        return None
+    if isinstance(event, FAMILY_EVENTS):
+        # Phones just written down by a carer count as confirmed then.
+        _confirm(confirmed, _family_phones(file), _utc(event.recorded_at))
+    elif isinstance(event, Child.VisitRecorded):
+        _confirm(confirmed, event.contacts_confirmed, _utc(event.occurred_at))
+    elif file == current:
+        return None
+    return {"file": file, "confirmed": confirmed}
+
+
+class _ChildBatch:
+    """Children's rows of one batch, loaded once, folded in memory, written on flush."""
+
+    def __init__(self, view: ContactChainView, cur: Cursor) -> None:
+        self.view, self.cur = view, cur
+        self.states: dict[str, dict[str, Any] | None] = {}
+        self.before: dict[str, Any] = {}  # searchable facts as stored, to rewrite keys once
+
+    def fold(self, event: Any) -> None:
+        child_id = str(event.originator_id)
+        if child_id not in self.states:
+            stored = (None if isinstance(event, Child.Registered)
+                      else self.view._load_child(self.cur, child_id))
+            self.states[child_id] = stored
+            self.before[child_id] = _searchable(stored["file"]) if stored else None
+        found = self.states[child_id]
+        if found is None and not isinstance(event, Child.Registered):
+            return
+        following = _next_child_state(found, event)
+        if following is not None:
+            following["dirty"] = True
+            self.states[child_id] = following
+
+    def flush(self) -> None:
+        for child_id, state in self.states.items():
+            if state is not None and state.pop("dirty", False):
+                changed = self.before[child_id] != _searchable(state["file"])
+                self.view._write_child(self.cur, child_id, state, changed)
+        self.states.clear()
+        self.before.clear()

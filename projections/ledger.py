@@ -51,11 +51,18 @@ class LedgerView:
         cur.execute(f"DELETE FROM {self.links}")
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
-        stored = self._stored[position]  # a KeyError fails the batch; the runner retries
+        self.apply_batch(cur, [(position, event)])
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """Chain the batch from the stored head: one read and one executemany per batch."""
         head = self.head(cur)
         previous = bytes.fromhex(head["head_hash"]) if head["head_hash"] else GENESIS
-        cur.execute(f"INSERT INTO {self.links} VALUES (?,?)",
-                    (position, next_link(previous, stored).hex()))
+        rows = []
+        for position, _event in events:
+            # A KeyError fails the batch; the runner retries it with fresh stored records.
+            previous = next_link(previous, self._stored[position])
+            rows.append((position, previous.hex()))
+        cur.executemany(f"INSERT INTO {self.links} VALUES (?,?)", rows)
 
     # --- reads --------------------------------------------------------------------------
 
