@@ -123,6 +123,13 @@ class GrantsAuditView:
                 row[key] = int(row[key] or 0)
         return rows
 
+    def all_grants(self, cur: Cursor) -> list[dict[str, Any]]:
+        """Every grant in store order, with its approval, payment and revocation."""
+        return cur.execute(
+            "SELECT grant_id, child_id, programme, period, amount_fen, kind, approver, agency, "
+            "approved_at, disburser, disbursed_at, revoked_position IS NOT NULL AS revoked "
+            f"FROM {self.grants} ORDER BY position").fetchall()
+
     def anomalies(self, cur: Cursor) -> list[dict[str, Any]]:
         """Every flagged grant with the rule it breaks, in store order."""
         grants = cur.execute(

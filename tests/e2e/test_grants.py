@@ -340,7 +340,10 @@ def test_audit_export_reads_back_equal_to_the_api(api: Api, cashier: Api) -> Non
     response = api.get("/audit/grants/export.xlsx", min_position=position)
     assert response.status_code == 200
     book = load_workbook(BytesIO(response.content))
-    assert book.sheetnames == ["汇总", "异常"]
+    assert book.sheetnames == ["汇总", "救助明细", "异常"]
+    listed = list(book["救助明细"].iter_rows(values_only=True))[1:]
+    assert sorted(r[0] for r in listed) == sorted([grant["id"], str(twin.id)])
+    assert [r[9] for r in listed if r[0] == grant["id"]] == ["cashier"]
     sheet_totals = list(book["汇总"].iter_rows(values_only=True))
     assert sheet_totals[0][0] == "项目" and len(sheet_totals) == len(totals) + 1
     assert [r[5] for r in sheet_totals[1:]] == [t["approved_fen"] for t in totals]
