@@ -6,31 +6,16 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.actor import current_actor
 from domain.errors import ConflictingState, InvalidFact
+from domain.recorded import RecordedEvent, meta
 from domain.values import check_occurred_at, utcnow
-
-
-def _meta(occurred_at: datetime | None) -> dict[str, Any]:
-    """Who recorded a fact, for which agency, when it happened and when it was written."""
-    actor = current_actor.get()
-    now = utcnow()
-    return {
-        "actor_id": actor.username,
-        "agency": actor.agency,
-        "occurred_at": occurred_at or now,
-        "recorded_at": now,
-    }
 
 
 class Child(Aggregate):
     """A left-behind child's case file. Public methods decide; nested events record."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: datetime
-        recorded_at: datetime
+    class Event(RecordedEvent):
+        pass
 
     class Registered(Aggregate.Created, Event):
         profile: dict[str, Any]
@@ -52,7 +37,7 @@ class Child(Aggregate):
         birth = date.fromisoformat(profile["birth_date"])
         if birth > utcnow().date():
             raise InvalidFact("birth_date", "is in the future")
-        return cls._create(cls.Registered, id=child_id or uuid4(), **_meta(None),
+        return cls._create(cls.Registered, id=child_id or uuid4(), **meta(None),
                            profile=profile, guardian=guardian, parents=parents)
 
     # --- rules shared by every command -------------------------------------------------
@@ -71,7 +56,7 @@ class Child(Aggregate):
             raise ConflictingState("the case is closed; only a status change may be recorded")
         if occurred_at is not None:
             check_occurred_at(occurred_at, self.birth_date, utcnow())
-        return _meta(occurred_at)
+        return meta(occurred_at)
 
     # --- who cares for the child -----------------------------------------------------
 
@@ -222,4 +207,4 @@ class Child(Aggregate):
         """The one fact a closed case still accepts: it may be reopened."""
         if status == self.status:
             raise ConflictingState(f"the case is already {status}")
-        self.trigger_event(self.StatusChanged, **_meta(None), status=status, reason=reason)
+        self.trigger_event(self.StatusChanged, **meta(None), status=status, reason=reason)

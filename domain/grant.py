@@ -14,8 +14,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.actor import current_actor
-from domain.child import _meta
 from domain.errors import ConflictingState, InvalidFact
+from domain.recorded import RecordedEvent, meta
 from domain.values import check_occurred_at, utcnow
 
 PERIOD_KINDS = ("once", "monthly", "term", "yearly")
@@ -42,11 +42,8 @@ def slot_id_for(programme: str, child_id: UUID | str, period: str) -> UUID:
 class Programme(Aggregate):
     """A relief programme: who funds it, the cap per child per period, how periods run."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: datetime
-        recorded_at: datetime
+    class Event(RecordedEvent):
+        pass
 
     class Created(Aggregate.Created, Event):
         code: str
@@ -71,7 +68,7 @@ class Programme(Aggregate):
             raise InvalidFact("period_kind", f"must be one of {', '.join(PERIOD_KINDS)}")
         if cap_fen <= 0:
             raise InvalidFact("cap_fen", "must be a positive number of fen")
-        return cls._create(cls.Created, id=programme_id_for(code), **_meta(None), code=code,
+        return cls._create(cls.Created, id=programme_id_for(code), **meta(None), code=code,
                            name=name, funding_agency=funding_agency, cap_fen=cap_fen,
                            period_kind=period_kind)
 
@@ -84,11 +81,8 @@ class Programme(Aggregate):
 class Grant(Aggregate):
     """One grant to one child: approved, then disbursed or revoked."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: datetime
-        recorded_at: datetime
+    class Event(RecordedEvent):
+        pass
 
     class Approved(Aggregate.Created, Event):
         child_id: str
@@ -124,7 +118,7 @@ class Grant(Aggregate):
         programme.check_period(period)
         if kind == "in_kind" and not description:
             raise InvalidFact("description", "must say what goods were given")
-        return cls._create(cls.Approved, id=grant_id, **_meta(None), child_id=str(child_id),
+        return cls._create(cls.Approved, id=grant_id, **meta(None), child_id=str(child_id),
                            programme=programme.code, amount_fen=amount_fen, period=period,
                            kind=kind, description=description)
 
@@ -148,7 +142,7 @@ class Grant(Aggregate):
         if current_actor.get().username == self.approver:
             raise ConflictingState("the approver of a grant may not also disburse it")
         check_occurred_at(occurred_at, None, utcnow())
-        self.trigger_event(self.Disbursed, **_meta(occurred_at), method=method,
+        self.trigger_event(self.Disbursed, **meta(occurred_at), method=method,
                            reference=reference)
 
     class Revoked(Event):
@@ -163,17 +157,14 @@ class Grant(Aggregate):
             raise ConflictingState("the grant was already revoked")
         if self.disbursed_by is not None:
             raise ConflictingState("a disbursed grant cannot be revoked")
-        self.trigger_event(self.Revoked, **_meta(None), reason=reason)
+        self.trigger_event(self.Revoked, **meta(None), reason=reason)
 
 
 class GrantSlot(Aggregate):
     """The index aggregate of one programme + child + period: holds at most one grant."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: datetime
-        recorded_at: datetime
+    class Event(RecordedEvent):
+        pass
 
     class Opened(Aggregate.Created, Event):
         grant_id: str
@@ -184,7 +175,7 @@ class GrantSlot(Aggregate):
     @classmethod
     def take_new(cls, grant: Grant) -> "GrantSlot":
         """The first grant of this key: a second writer of the same id is refused by the store."""
-        return cls._create(cls.Opened, id=grant.slot_id, **_meta(None), grant_id=str(grant.id))
+        return cls._create(cls.Opened, id=grant.slot_id, **meta(None), grant_id=str(grant.id))
 
     def _refuse_if_held(self) -> None:
         if self.grant_id is not None:
@@ -200,7 +191,7 @@ class GrantSlot(Aggregate):
     def take(self, grant: Grant) -> None:
         """A freed slot takes a new grant."""
         self._refuse_if_held()
-        self.trigger_event(self.Taken, **_meta(None), grant_id=str(grant.id))
+        self.trigger_event(self.Taken, **meta(None), grant_id=str(grant.id))
 
     class Released(Event):
         grant_id: str
@@ -211,4 +202,4 @@ class GrantSlot(Aggregate):
     def release(self, grant: Grant) -> None:
         """A revoked grant frees its slot."""
         if self.grant_id == str(grant.id):
-            self.trigger_event(self.Released, **_meta(None), grant_id=str(grant.id))
+            self.trigger_event(self.Released, **meta(None), grant_id=str(grant.id))

@@ -5,17 +5,14 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.child import _meta
+from domain.recorded import RecordedEvent, meta
 
 
 class Helper(Aggregate):
     """Someone of an agency who can be paired with children or called in an emergency."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: Any
-        recorded_at: Any
+    class Event(RecordedEvent):
+        pass
 
     class Registered(Aggregate.Created, Event):
         details: dict[str, Any]
@@ -25,7 +22,7 @@ class Helper(Aggregate):
 
     @classmethod
     def register(cls, details: dict[str, Any], helper_id: UUID | None = None) -> "Helper":
-        return cls._create(cls.Registered, id=helper_id or uuid4(), **_meta(None), details=details)
+        return cls._create(cls.Registered, id=helper_id or uuid4(), **meta(None), details=details)
 
     class DetailsChanged(Event):
         details: dict[str, Any]
@@ -34,4 +31,4 @@ class Helper(Aggregate):
             helper.details.update(self.details)
 
     def change_details(self, details: dict[str, Any]) -> None:
-        self.trigger_event(self.DetailsChanged, **_meta(None), details=details)
+        self.trigger_event(self.DetailsChanged, **meta(None), details=details)

@@ -6,8 +6,8 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.child import _meta
 from domain.errors import ConflictingState
+from domain.recorded import RecordedEvent, meta
 from domain.values import check_occurred_at, utcnow
 
 # Abuse and violence must be reported to police (强制报告).
@@ -17,11 +17,8 @@ MANDATORY_REPORT = ("abuse",)
 class Incident(Aggregate):
     """One emergency about one child; every step is a fact of who did what, and when."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: datetime
-        recorded_at: datetime
+    class Event(RecordedEvent):
+        pass
 
     class Reported(Aggregate.Created, Event):
         child_id: str
@@ -46,7 +43,7 @@ class Incident(Aggregate):
                incident_id: UUID | None = None) -> "Incident":
         """Open an incident; it cannot have happened in the future or before the child's birth."""
         check_occurred_at(occurred_at, birth_date, utcnow())
-        return cls._create(cls.Reported, id=incident_id or uuid4(), **_meta(occurred_at),
+        return cls._create(cls.Reported, id=incident_id or uuid4(), **meta(occurred_at),
                            child_id=str(child_id), category=category, severity=severity,
                            location=location, description=description)
 
@@ -54,7 +51,7 @@ class Incident(Aggregate):
         """A resolved incident takes no further step."""
         if self.resolved:
             raise ConflictingState("the incident is resolved")
-        return _meta(None)
+        return meta(None)
 
     class ContactAttempted(Event):
         contact_role: str

@@ -1,12 +1,11 @@
 """The publication of a school year's assessment (考核结果公布): the figures, frozen."""
 
-from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.child import _meta
+from domain.recorded import RecordedEvent, meta
 
 
 def publication_id_for(school_year: int) -> UUID:
@@ -17,11 +16,8 @@ def publication_id_for(school_year: int) -> UUID:
 class Publication(Aggregate):
     """A published assessment: once recorded its figures never change; corrections amend."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: datetime
-        recorded_at: datetime
+    class Event(RecordedEvent):
+        pass
 
     class Published(Aggregate.Created, Event):
         school_year: int
@@ -38,6 +34,6 @@ class Publication(Aggregate):
     def publish(cls, school_year: int, scheme_version: str,
                 figures: dict[str, Any]) -> "Publication":
         """Freeze a year's figures under the scheme version that produced them."""
-        return cls._create(cls.Published, id=publication_id_for(school_year), **_meta(None),
+        return cls._create(cls.Published, id=publication_id_for(school_year), **meta(None),
                            school_year=school_year, scheme_version=scheme_version,
                            figures=figures)

@@ -5,8 +5,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.child import _meta
 from domain.errors import ConflictingState
+from domain.recorded import RecordedEvent, meta
 
 
 def user_id_for(username: str) -> UUID:
@@ -17,11 +17,8 @@ def user_id_for(username: str) -> UUID:
 class User(Aggregate):
     """A sign-in account. The password hash is kept; the password never is."""
 
-    class Event(Aggregate.Event):
-        actor_id: str
-        agency: str
-        occurred_at: Any
-        recorded_at: Any
+    class Event(RecordedEvent):
+        pass
 
     class Created(Aggregate.Created, Event):
         username: str
@@ -42,7 +39,7 @@ class User(Aggregate):
     @classmethod
     def create(cls, username: str, password_hash: str, agency: str, role: str,
                jurisdiction: dict[str, Any]) -> "User":
-        return cls._create(cls.Created, id=user_id_for(username), **_meta(None),
+        return cls._create(cls.Created, id=user_id_for(username), **meta(None),
                            username=username, password_hash=password_hash,
                            user_agency=agency, role=role, jurisdiction=jurisdiction)
 
@@ -53,7 +50,7 @@ class User(Aggregate):
             user.role = self.role
 
     def change_role(self, role: str) -> None:
-        self.trigger_event(self.RoleChanged, **_meta(None), role=role)
+        self.trigger_event(self.RoleChanged, **meta(None), role=role)
 
     class JurisdictionChanged(Event):
         jurisdiction: dict[str, Any]
@@ -62,7 +59,7 @@ class User(Aggregate):
             user.jurisdiction = dict(self.jurisdiction)
 
     def change_jurisdiction(self, jurisdiction: dict[str, Any]) -> None:
-        self.trigger_event(self.JurisdictionChanged, **_meta(None), jurisdiction=jurisdiction)
+        self.trigger_event(self.JurisdictionChanged, **meta(None), jurisdiction=jurisdiction)
 
     class Disabled(Event):
         reason: str
@@ -73,4 +70,4 @@ class User(Aggregate):
     def disable(self, reason: str) -> None:
         if self.disabled:
             raise ConflictingState("the user is already disabled")
-        self.trigger_event(self.Disabled, **_meta(None), reason=reason)
+        self.trigger_event(self.Disabled, **meta(None), reason=reason)

@@ -15,8 +15,8 @@ from eventsourcing.domain import Aggregate
 from typer.testing import CliRunner
 
 from domain.actor import Actor, current_actor
-from domain.child import _meta
 from domain.grant import Grant
+from domain.recorded import meta
 from tests.conftest import PG_URL, Api, register
 
 PASSWORD = "grant-password-1"
@@ -83,13 +83,13 @@ def imported(api: Api, who: str, build: Callable[[], Sequence[Aggregate]]) -> in
 
 
 def raw_grant(child_id: str, amount_fen: int = 30000, period: str = "2026-06") -> Grant:
-    return Grant._create(Grant.Approved, id=uuid4(), **_meta(None), child_id=child_id,
+    return Grant._create(Grant.Approved, id=uuid4(), **meta(None), child_id=child_id,
                          programme="DIBAO", amount_fen=amount_fen, period=period, kind="cash",
                          description="导入")
 
 
 def raw_disburse(grant: Grant, at: datetime | None = None) -> Grant:
-    grant.trigger_event(Grant.Disbursed, **_meta(at), method="cash", reference="导入")
+    grant.trigger_event(Grant.Disbursed, **meta(at), method="cash", reference="导入")
     return grant
 
 
@@ -217,7 +217,7 @@ def test_imported_grant_above_the_cap_is_flagged(api: Api, cashier: Api) -> None
 def test_payment_after_revocation_is_disbursed_without_approval(api: Api, cashier: Api) -> None:
     child = register(api)
     grant = raw_grant(child["id"])
-    grant.trigger_event(Grant.Revoked, **_meta(None), reason="撤销")
+    grant.trigger_event(Grant.Revoked, **meta(None), reason="撤销")
     imported(api, "wang", lambda: [grant])
     position = imported(api, "li", lambda: [raw_disburse(grant)])
     assert rules(api, position) == {(str(grant.id), "disbursed_without_approval")}

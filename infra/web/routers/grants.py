@@ -89,8 +89,8 @@ def grants_export(s: ServicesDep, actor: ActorDep) -> Response:
 TOTAL_HEADINGS = ["项目", "期间", "审批单位", "乡镇", "笔数", "审批金额（分）", "发放金额（分）",
                   "撤销金额（分）"]
 ANOMALY_HEADINGS = ["救助编号", "儿童编号", "违反规则", "说明"]
-GRANT_HEADINGS = ["救助编号", "儿童编号", "项目", "期间", "金额（分）", "方式", "审批人", "审批单位",
-                  "审批时间", "发放人", "发放时间", "已撤销"]
+GRANT_HEADINGS = ["救助编号", "儿童编号", "项目", "期间", "金额（分）", "方式", "审批人",
+                  "审批单位", "审批时间", "发放人", "发放时间", "已撤销"]
 GRANT_COLUMNS = ("grant_id", "child_id", "programme", "period", "amount_fen", "kind", "approver",
                  "agency", "approved_at", "disburser", "disbursed_at")
 
