@@ -23,8 +23,12 @@ run: $(STAMP)  ## start on SQLite (or QIANSHOU_DATABASE_URL) with demo data
 	$(BIN)/qianshou demo
 	$(BIN)/qianshou serve --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP)  ## every test, on SQLite and on PostgreSQL
+test: $(STAMP) browser  ## every test, on SQLite and on PostgreSQL
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+.PHONY: test-faults
+test-faults: $(STAMP)  ## kill -9, PostgreSQL restart, retries, floods: real processes (~3 min)
+	$(BIN)/python -m pytest -m faults tests/faults -n 2 -rP -p no:warnings
 
 demo: $(STAMP)
 	$(BIN)/qianshou demo
@@ -38,3 +42,15 @@ bench: $(STAMP)  ## commands and projection rebuild on SQLite and PostgreSQL (ma
 
 bench-smoke: $(STAMP)  ## the same at small sizes, in under 2 minutes
 	$(BIN)/python -m bench --smoke
+
+# Debian's Chromium for the browser tests (tests/browser, Playwright with executable_path);
+# never `playwright install`, which downloads a browser build of its own.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: browser screenshots
+browser:  ## install /usr/bin/chromium when it is missing
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+screenshots: $(STAMP) browser  ## docs/screenshots/*.png of the main pages at 360 px wide
+	@fc-list :lang=zh | grep -q . || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk
+	$(BIN)/python -m tests.browser.screenshots

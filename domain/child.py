@@ -11,8 +11,20 @@ from domain.recorded import RecordedEvent, meta
 from domain.values import check_occurred_at, utcnow
 
 
+class MergedFile(ConflictingState):
+    """409: the file was merged into another; the answer names the surviving file."""
+
+    def __init__(self, survivor_id: str) -> None:
+        super().__init__(f"this file was merged into {survivor_id}; record facts there")
+        self.details = {"merged_into": survivor_id}
+
+
 class Child(Aggregate):
     """A left-behind child's case file. Public methods decide; nested events record."""
+
+    # Class-level defaults: snapshots taken before merging existed lack these attributes.
+    merged_into: str | None = None
+    absorbed: tuple[str, ...] | list[str] = ()  # replaced, never mutated in place
 
     class Event(RecordedEvent):
         pass
@@ -47,11 +59,22 @@ class Child(Aggregate):
         return date.fromisoformat(self.profile["birth_date"])
 
     @property
+    def place(self) -> dict[str, Any]:
+        """Where the child is and who is paired: what decides who may act on the file."""
+        return {**self.profile, "pairings": list(self.pairings)}
+
+    @property
     def is_closed(self) -> bool:
         return self.status == "closed"
 
+    def _refuse_if_merged(self) -> None:
+        """A merged file takes nothing more: every fact belongs to the surviving file."""
+        if self.merged_into is not None:
+            raise MergedFile(self.merged_into)
+
     def _open_meta(self, occurred_at: datetime | None = None) -> dict[str, Any]:
         """A closed case takes no new fact but a status change."""
+        self._refuse_if_merged()
         if self.is_closed:
             raise ConflictingState("the case is closed; only a status change may be recorded")
         if occurred_at is not None:
@@ -99,6 +122,7 @@ class Child(Aggregate):
 
     def pair_helper(self, helper_id: str, since: date) -> None:
         """结对帮扶: a helper may be paired with the child only once at a time."""
+        self._refuse_if_merged()
         if helper_id in self.pairings:
             raise ConflictingState("this helper is already paired with the child")
         if since < self.birth_date:
@@ -115,6 +139,7 @@ class Child(Aggregate):
             child.pairings.pop(self.helper_id, None)
 
     def end_pairing(self, helper_id: str, until: date, reason: str) -> None:
+        self._refuse_if_merged()
         since = self.pairings.get(helper_id)
         if since is None:
             raise ConflictingState("this helper is not paired with the child")
@@ -126,16 +151,26 @@ class Child(Aggregate):
     # --- what happens to the child ----------------------------------------------------
 
     class VisitRecorded(Event):
+        """Version 2 added child_seen: did the visitor see the child in person (见到儿童本人)."""
+
+        class_version = 2
         kind: str
         findings: str
         needs_followup: bool
         contacts_confirmed: list[str]
+        child_seen: bool | None  # None: not stated, as on every visit stored before version 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # A version-1 visit never asked; saying "not stated" invents nothing.
+            state["child_seen"] = None
 
     def record_visit(self, occurred_at: datetime, kind: str, findings: str,
-                     needs_followup: bool, contacts_confirmed: list[str]) -> None:
+                     needs_followup: bool, contacts_confirmed: list[str],
+                     child_seen: bool | None = None) -> None:
         self.trigger_event(self.VisitRecorded, **self._open_meta(occurred_at), kind=kind,
                            findings=findings, needs_followup=needs_followup,
-                           contacts_confirmed=contacts_confirmed)
+                           contacts_confirmed=contacts_confirmed, child_seen=child_seen)
 
     class CounsellingRecorded(Event):
         topic: str
@@ -204,7 +239,52 @@ class Child(Aggregate):
             child.status = self.status
 
     def change_status(self, status: str, reason: str) -> None:
-        """The one fact a closed case still accepts: it may be reopened."""
+        """The one fact a closed case still accepts: it may be reopened. A merged one may not."""
+        self._refuse_if_merged()
         if status == self.status:
             raise ConflictingState(f"the case is already {status}")
         self.trigger_event(self.StatusChanged, **meta(None), status=status, reason=reason)
+
+    # --- duplicates merged (合并重复档案) ------------------------------------------------
+
+    class MergedInto(Event):
+        survivor_id: str
+        reason: str
+
+        def apply(self, child: "Child") -> None:
+            child.status = "merged"
+            child.merged_into = self.survivor_id
+
+    def merge_into(self, survivor_id: UUID, reason: str) -> dict[str, str]:
+        """This file duplicates the survivor's: its pairings end and it closes for good; its
+        events stay in its own history. Answers the pairings the survivor is to take over."""
+        self._refuse_if_merged()
+        if survivor_id == self.id:
+            raise InvalidFact("into", "is the file being merged; name another child")
+        moved = dict(self.pairings)
+        today = utcnow().date().isoformat()
+        for helper_id, since in moved.items():
+            self.trigger_event(self.HelperUnpaired, **meta(None), helper_id=helper_id,
+                               until=max(today, since), reason=f"merged into {survivor_id}")
+        self.trigger_event(self.MergedInto, **meta(None), survivor_id=str(survivor_id),
+                           reason=reason)
+        return moved
+
+    class Merged(Event):
+        absorbed_id: str
+        absorbed_ids: list[str]  # the absorbed file and every file it had absorbed before
+        reason: str
+
+        def apply(self, child: "Child") -> None:
+            child.absorbed = [*child.absorbed, *self.absorbed_ids]
+
+    def absorb(self, absorbed: "Child", pairings: dict[str, str], reason: str) -> None:
+        """The surviving file takes the absorbed file's helpers and, in every view, its
+        history (the Merged event names the files whose timelines now show here)."""
+        self._refuse_if_merged()
+        for helper_id, since in pairings.items():
+            if helper_id not in self.pairings:
+                self.trigger_event(self.HelperPaired, **meta(None), helper_id=helper_id,
+                                   since=since)
+        self.trigger_event(self.Merged, **meta(None), absorbed_id=str(absorbed.id),
+                           absorbed_ids=[str(absorbed.id), *absorbed.absorbed], reason=reason)

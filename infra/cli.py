@@ -1,6 +1,7 @@
 """The qianshou command line (typer)."""
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -134,6 +135,102 @@ def ledger_verify() -> None:
             raise typer.Exit(1)
     finally:
         services.close()
+
+
+export = typer.Typer(help="Back up the store.", no_args_is_help=True)
+import_ = typer.Typer(help="Restore the store from a backup.", no_args_is_help=True)
+app.add_typer(export, name="export")
+app.add_typer(import_, name="import")
+
+
+def _bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+
+
+@export.command("events")
+def export_events(file: Path) -> None:
+    """Every stored event as JSON lines in store order, ending with the hash chain head."""
+    from infra.backup import export_events as write
+    from infra.backup import ledger_disagrees
+
+    services = build_services(Settings())
+    try:
+        with _bar() as bar:
+            task = bar.add_task("exporting (positions)", total=services.app.max_position())
+            done = write(services.app.recorder, file, lambda n: bar.advance(task, n))
+        typer.echo(f"exported {done.events} events to position {done.position}; "
+                   f"chain head {done.head_hash}")
+        with services.db.reading() as cur:
+            ledger = ledger_disagrees(cur, services.views["ledger"].links, done)
+        if ledger is not None:
+            typer.echo(f"warning: the store's ledger has {ledger} at position {done.position}: "
+                       "stored events were changed; run qianshou ledger verify", err=True)
+            raise typer.Exit(1)
+    finally:
+        services.close()
+
+
+@import_.command("events")
+def import_events(file: Path) -> None:
+    """Check a backup whole, write it into an EMPTY store in one transaction, build the views."""
+    from infra import backup
+
+    services = build_services(Settings())
+    try:
+        until = backup.read_header(file).until_position
+        with _bar() as bar:
+            check = bar.add_task("checking (positions)", total=until)
+            write = bar.add_task("writing", total=until)
+            done = backup.import_events(services.app, services.db, file,
+                                        lambda n: bar.advance(check, n),
+                                        lambda n: bar.advance(write, n))
+        with _bar() as bar:
+            task = bar.add_task("building the views", total=done.position)
+            services.runner.catch_up(lambda n: bar.advance(task, n))
+        with services.db.reading() as cur:
+            head = services.views["ledger"].head(cur)["head_hash"]
+        typer.echo(f"imported {done.events} events to position {done.position}; views built; "
+                   f"chain head {head}")
+        if head != done.head_hash:
+            typer.echo(f"refused: the restored ledger head {head} is not the file's", err=True)
+            raise typer.Exit(1)
+    except (backup.BackupError, backup.StoreNotEmpty) as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+
+
+@import_.command("registry")
+def import_registry(file: Path) -> None:
+    """Register the children of a registry spreadsheet (.xlsx, the /ui/import template).
+
+    Rows are checked like POST /children and registered as the system user; a row already
+    imported is skipped. Prints each bad cell; exits 1 if any row was not registered, 2 if
+    the file cannot be read.
+    """
+    from infra import spreadsheet
+
+    try:
+        rows = spreadsheet.read_rows(file.read_bytes())
+    except (OSError, spreadsheet.SheetError) as error:
+        typer.echo(f"refused: {error}", err=True)
+        raise typer.Exit(2) from None
+    services = build_services(Settings())
+    try:
+        with _bar() as bar:
+            task = bar.add_task("importing (rows)", total=len(rows))
+            spreadsheet.import_rows(rows, services.handlers.register_child, services.app.exists,
+                                    SYSTEM, lambda: bar.advance(task))
+    finally:
+        services.close()
+    for row in rows:
+        for problem in row.problems:
+            typer.echo(f"row {row.number} {problem.cell} {problem.heading}: {problem.reason}")
+    counts = spreadsheet.summary(rows)
+    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+    if counts["invalid"] or counts["refused"]:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

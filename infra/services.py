@@ -6,12 +6,17 @@ from typing import Any
 
 import psycopg
 
+from infra.access_log import AccessLog
 from infra.settings import Settings
 from infra.viewdb import ViewDB
+from projections.actions import ActionsView
 from projections.archive import ArchiveView
 from projections.assessment import AssessmentView
 from projections.contact_chain import ContactChainView
+from projections.compliance import ComplianceView
 from projections.directory import DirectoryView
+from projections.duplicates import DuplicatesView
+from projections.followups import FollowUpsView
 from projections.grants_audit import GrantsAuditView
 from projections.ledger import LedgerView
 from projections.registry import RegistryView
@@ -24,6 +29,8 @@ from services.handlers import Handlers
 # Every view the runner keeps up to date; a new read model adds its class here.
 VIEW_CLASSES: list[Any] = [ArchiveView, RegistryView, DirectoryView, UsersView, ContactChainView,
                            GrantsAuditView, LedgerView, AssessmentView]
+VIEW_CLASSES += [ActionsView, FollowUpsView]  # case review (issue 7)
+VIEW_CLASSES += [DuplicatesView, ComplianceView]  # duplicates and compliance (issue 7)
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Services:
     runner: ProjectionRunner
     handlers: Handlers
     tokens: TokenService
+    access: AccessLog
 
     @property
     def archive(self) -> ArchiveView:
@@ -52,6 +60,7 @@ class Services:
 
     def close(self) -> None:
         self.runner.stop()
+        self.access.stop()
         self.app.close()
 
 
@@ -77,4 +86,7 @@ def build_services(settings: Settings) -> Services:
     app.on_saved.append(runner.wake)
     tokens = TokenService(app, settings.resolved_secret(),
                           timedelta(minutes=settings.token_ttl_minutes))
-    return Services(settings, app, db, views, runner, Handlers(app), tokens)
+    access = AccessLog(db)
+    access.create_table()
+    access.start()
+    return Services(settings, app, db, views, runner, Handlers(app), tokens, access)

@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     pg_pool_size: int = Field(default=8, ge=1)
     wait_timeout_seconds: float = 5.0
     max_body_bytes: int = 256 * 1024
+    # Requests handled at once; beyond this the service answers 503 + Retry-After at once
+    # instead of queueing until clients time out (infra/web/limits.py).
+    max_in_flight: int = Field(default=64, ge=1)
+    # How long a request waits for a PostgreSQL connection (whole seconds) before it is
+    # answered 503: this bounds every request while the database is away.
+    pg_connect_timeout_seconds: int = Field(default=5, ge=1)
+    # Any one SQL statement on PostgreSQL is cancelled after this (0: never), so a slow view
+    # query answers 503 instead of holding a connection of the pool.
+    pg_statement_timeout_seconds: int = Field(default=30, ge=0)
 
     @property
     def is_postgres(self) -> bool:
@@ -29,7 +38,9 @@ class Settings(BaseSettings):
     def persistence_env(self) -> dict[str, str]:
         """The eventsourcing environment for the chosen store."""
         if self.is_postgres:
-            return postgres_env(self.database_url, self.pg_pool_size)
+            return postgres_env(self.database_url, self.pg_pool_size,
+                                self.pg_connect_timeout_seconds,
+                                self.pg_statement_timeout_seconds)
         return sqlite_env(self.database_url)
 
     def resolved_secret(self) -> str:
@@ -55,11 +66,13 @@ def sqlite_env(url: str) -> dict[str, str]:
     }
 
 
-def postgres_env(url: str, pool_size: int) -> dict[str, str]:
+def postgres_env(url: str, pool_size: int, connect_timeout: int = 5,
+                 statement_timeout: int = 30) -> dict[str, str]:
     parts = urlparse(url)
     query = parse_qs(parts.query)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's PostgreSQL persistence, bounded for a lost database (its module says).
+        "PERSISTENCE_MODULE": "infra.pg_persistence:Factory",
         "POSTGRES_DBNAME": (parts.path or "/postgres").lstrip("/") or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -70,9 +83,12 @@ def postgres_env(url: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
         # Never POSTGRES_ENABLE_DB_FUNCTIONS: it let readers skip events here.
         "POSTGRES_LOCK_TIMEOUT": "5",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # Also the pool's wait for a free connection (eventsourcing passes it as the
+        # psycopg_pool timeout): a request never waits longer for a lost database.
+        "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout),
+        "POSTGRES_STATEMENT_TIMEOUT": str(statement_timeout),  # infra/pg_persistence.py
         "POSTGRES_PRE_PING": "y",
-        "APPLICATION_RECORDER_TOPIC": "infra.idempotent_recorders:IdempotentPostgresRecorder",
+        "APPLICATION_RECORDER_TOPIC": "infra.pg_persistence:BoundedApplicationRecorder",
     }
 
 

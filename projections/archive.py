@@ -16,6 +16,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _marked(row: dict[str, Any], child_id: str) -> dict[str, Any]:
+    entry: dict[str, Any] = json.loads(row["entry"])
+    if row["child_id"] != child_id:
+        entry["from_child_id"] = row["child_id"]
+    return entry
+
+
 class ArchiveView:
     """Tables archive_files (current file), archive_timeline, archive_incidents (which child)."""
 
@@ -97,10 +104,13 @@ class ArchiveView:
                           (child_id,)).fetchone()
         if row is None:
             return None
-        rows = cur.execute(f"SELECT entry FROM {self.timeline} WHERE child_id=? "
-                           "ORDER BY position DESC", (child_id,)).fetchall()
-        return {"file": json.loads(row["file"]),
-                "timeline": [json.loads(r["entry"]) for r in rows]}
+        file = json.loads(row["file"])
+        # A surviving file shows the histories of the files merged into it, each line
+        # marked with the file it was recorded in.
+        ids = [child_id, *file.get("absorbed", [])]
+        rows = cur.execute(f"SELECT child_id, entry FROM {self.timeline} WHERE child_id IN "
+                           f"{in_clause(len(ids))} ORDER BY position DESC", ids).fetchall()
+        return {"file": file, "timeline": [_marked(r, child_id) for r in rows]}
 
     def incident_ids(self, cur: Cursor, child_id: str) -> list[str]:
         rows = cur.execute(f"SELECT incident_id FROM {self.incidents} WHERE child_id=?",

@@ -33,6 +33,11 @@ def fold(file: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
         file["pairings"] = {k: v for k, v in file["pairings"].items() if k != event.helper_id}
     elif isinstance(event, Child.StatusChanged):
         file["status"] = event.status
+    elif isinstance(event, Child.MergedInto):
+        file.update(status="merged", merged_into=event.survivor_id)
+    elif isinstance(event, Child.Merged):
+        # The files whose histories this one now shows (the archive reads their timelines).
+        file["absorbed"] = [*file.get("absorbed", []), *event.absorbed_ids]
     return file
 
 

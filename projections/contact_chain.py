@@ -240,9 +240,11 @@ class ContactChainView:
         return [row["child_id"] for row in rows]
 
     def incident_list(self, cur: Cursor, status: str | None, overdue: bool | None,
-                      now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Incidents newest first, each with the overdue flag of the mandatory report."""
-        where, params = ["1=1"], []
+                      now: datetime, limit: int, reach: tuple[str, list[Any]] = ("1=1", []),
+                      ) -> list[dict[str, Any]]:
+        """Incidents newest first, each with the overdue flag of the mandatory report;
+        `reach` (services/jurisdiction.reach_clause) keeps those in the caller's area."""
+        where, params = [f"({reach[0]})"], list(reach[1])
         if status:
             where.append("status=?")
             params.append(status)

@@ -8,6 +8,7 @@ from pypinyin import Style, lazy_pinyin
 from domain.child import Child
 from projections import case_file
 from projections.view import Cursor, in_clause
+from services import jurisdiction
 
 FILTERS = ("township", "village", "school", "class_name", "status")
 COLUMNS = ("name", "sex", "birth_date", "school", "grade", "class_name", "township", "village",
@@ -78,10 +79,18 @@ class RegistryView:
 
     # --- reads --------------------------------------------------------------------------
 
+    def place(self, cur: Cursor, child_id: str) -> dict[str, Any] | None:
+        """Where the child is (township, village, school, class, paired helpers): what
+        jurisdiction is decided on. None for an unknown child."""
+        row = cur.execute(f"SELECT file FROM {self.children} WHERE child_id=?",
+                          (child_id,)).fetchone()
+        return jurisdiction.place_of(json.loads(row["file"])) if row else None
+
     def page(self, cur: Cursor, filters: dict[str, str], q: str | None, after: int,
-             limit: int) -> list[dict[str, Any]]:
-        """Children in registration order after the cursor position."""
-        where, params = ["position > ?"], [after]
+             limit: int, reach: tuple[str, list[Any]] = ("1=1", [])) -> list[dict[str, Any]]:
+        """Children in registration order after the cursor position, within reach (a
+        clause of services/jurisdiction.reach_clause)."""
+        where, params = ["position > ?", f"({reach[0]})"], [after, *reach[1]]
         for key in FILTERS:
             if filters.get(key):
                 where.append(f"{key} = ?")

@@ -71,6 +71,9 @@ class Qianshou(Application[UUID]):
         # Writers of one aggregate in this process queue here instead of retrying;
         # other processes are still kept honest by optimistic concurrency.
         self._stripes = [threading.Lock() for _ in range(64)]
+        # When the store last failed a command (database away): commands queued on a stripe
+        # behind it give up at once instead of each waiting out the pool's timeout in turn.
+        self._store_failed_at = 0.0
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -98,17 +101,35 @@ class Qianshou(Application[UUID]):
                 replay = self._replay(idem)
                 if replay is not None:
                     return replay
-                if stripe is not None:
-                    with stripe:
-                        answer = self._try_once(decide, idem)
-                else:
-                    answer = self._try_once(decide, idem)
+                try:
+                    answer = (self._try_in_turn(stripe, decide, idem) if stripe is not None
+                              else self._try_once(decide, idem))
+                except ConflictingState:
+                    # A twin with the same key may have committed between our replay check
+                    # and our decision (e.g. it took the ID number): its answer is ours.
+                    replay = self._replay(idem)
+                    if replay is not None:
+                        return replay
+                    raise
                 if answer is not None:
                     return answer
                 time.sleep(random.uniform(0.001, 0.005) * (attempt + 1))
             raise ConflictingState("too many concurrent changes to this file; please retry")
         finally:
             current_actor.reset(token)
+
+    def _try_in_turn(self, stripe: threading.Lock, decide: Decision,
+                     idem: IdempotencyRequest | None) -> Answer | None:
+        """One attempt under the aggregate's stripe lock, bounded when the store is away."""
+        queued_at = time.monotonic()
+        with stripe:
+            if self._store_failed_at > queued_at:
+                raise OperationalError("the store failed while this command waited; retry")
+            try:
+                return self._try_once(decide, idem)
+            except OperationalError:
+                self._store_failed_at = time.monotonic()
+                raise
 
     def _try_once(self, decide: Decision, idem: IdempotencyRequest | None) -> Answer | None:
         aggregates, status, body = decide()

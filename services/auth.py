@@ -1,7 +1,7 @@
 """Sign-in: argon2 password hashes, signed expiring tokens, disabled users refused."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from domain.actor import Actor
 from domain.user import User, user_id_for
 from domain.values import utcnow
 from services.application import Qianshou
+from services.login_throttle import LoginThrottle
 
 hasher = PasswordHasher()
 # Verified against when the user is unknown, so a wrong name costs as long as a wrong password.
@@ -28,15 +29,20 @@ class TokenService:
     app: Qianshou
     secret: str
     ttl: timedelta
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def login(self, username: str, password: str) -> str:
+        self.throttle.check(username)
         user = self._user(username)
         try:
             hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerifyMismatchError, InvalidHashError):
+            self.throttle.failed(username)
             raise AuthError("wrong username or password") from None
         if user is None or user.disabled:
+            self.throttle.failed(username)
             raise AuthError("wrong username or password")
+        self.throttle.succeeded(username)
         now = utcnow()
         claims = {"sub": user.username, "agency": user.user_agency, "role": user.role,
                   "jur": user.jurisdiction, "iat": int(now.timestamp()),
@@ -44,15 +50,18 @@ class TokenService:
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
     def actor(self, token: str) -> Actor:
-        """The actor a token speaks for; a disabled user's tokens stop working at once."""
+        """The actor a token speaks for, with the account's role and jurisdiction as they are
+        now: a disabled user's tokens stop working, and a changed role applies, within 1 s."""
         try:
             claims: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"])
         except jwt.PyJWTError:
             raise AuthError("invalid or expired token") from None
-        if self._is_disabled(claims["sub"]):
+        account = self._account(claims["sub"])
+        if account is None or account.disabled:
             raise AuthError("this account is disabled")
         return Actor(user_id=str(user_id_for(claims["sub"])), username=claims["sub"],
-                     agency=claims["agency"], role=claims["role"])
+                     agency=account.user_agency, role=account.role,
+                     jurisdiction=dict(account.jurisdiction))
 
     def _user(self, username: str) -> User | None:
         user_id = user_id_for(username)
@@ -61,17 +70,16 @@ class TokenService:
         user: object = self.app.repository.get(user_id)
         return user if isinstance(user, User) else None
 
-    _disabled_cache: dict[str, tuple[float, bool]] | None = None
+    _account_cache: dict[str, tuple[float, User | None]] | None = None
 
-    def _is_disabled(self, username: str) -> bool:
-        """Checked per request, cached for a second so a burst costs one read."""
-        if self._disabled_cache is None:
-            self._disabled_cache = {}
+    def _account(self, username: str) -> User | None:
+        """Read per request, cached for a second so a burst costs one read."""
+        if self._account_cache is None:
+            self._account_cache = {}
         now = time.monotonic()
-        cached = self._disabled_cache.get(username)
+        cached = self._account_cache.get(username)
         if cached and now - cached[0] < 1.0:
             return cached[1]
         user = self._user(username)
-        disabled = user is None or user.disabled
-        self._disabled_cache[username] = (now, disabled)
-        return disabled
+        self._account_cache[username] = (now, user)
+        return user

@@ -1,10 +1,12 @@
 """Commands: pydantic models that check shape at the boundary, and one handler each."""
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints,
+                      ValidationInfo, field_validator)
 
 # Shape rules (lengths, enums, formats) live here; rules needing history live in domain/.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -25,10 +27,22 @@ UserRole = Literal["admin", "auditor", "class_teacher", "volunteer", "counsellor
 Status = Literal["active", "no_longer_left_behind", "transferred", "aged_out", "closed"]
 
 
+# Control characters (but tab and line breaks) have no place in a case file, and the
+# spreadsheets exported from it refuse them (openpyxl); found by tests/e2e/test_fuzz.py.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class Command(BaseModel):
     """Every command refuses fields it does not know, so a typo is a 422, not a silent loss."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class Guardian(Command):
@@ -95,6 +109,7 @@ class RecordVisit(Command):
     findings: Text
     needs_followup: bool = False
     contacts_confirmed: list[Phone] = Field(default_factory=list, max_length=10)
+    child_seen: bool | None = None  # 见到儿童本人; None: not stated
 
 
 class RecordCounselling(Command):
@@ -134,6 +149,13 @@ class ChangeStatus(Command):
     reason: Reason
 
 
+class MergeChild(Command):
+    """合并重复档案: the file in the path is merged into the file named by `into`."""
+
+    into: UUID
+    reason: Reason
+
+
 class RegisterHelper(Command):
     id: UUID | None = None
     name: Name
@@ -146,11 +168,9 @@ class RegisterHelper(Command):
     village: OptShort = ""
 
 
-class CreateUser(Command):
-    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{3,40}$")]
-    password: Annotated[str, StringConstraints(min_length=10, max_length=128)]
-    agency: Agency
-    role: UserRole
+class Jurisdiction(Command):
+    """Where a user works: the fields their role needs (services/handlers.JURISDICTION_NEEDS)."""
+
     township: OptShort = ""
     village: OptShort = ""
     school: OptShort = ""
@@ -163,6 +183,42 @@ class CreateUser(Command):
         if self.helper_id:
             found["helper_id"] = str(self.helper_id)
         return found
+
+
+class CreateUser(Jurisdiction):
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{3,40}$")]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=128)]
+    agency: Agency
+    role: UserRole
+
+    @field_validator("password")
+    @classmethod
+    def _strong_password(cls, password: str, info: ValidationInfo) -> str:
+        check_password(password, info.data.get("username") or "")
+        return password
+
+
+def check_password(password: str, username: str) -> None:
+    """At least 10 characters (the field's bound), of two kinds or more, and not the name."""
+    kinds = [any(ch.isalpha() for ch in password), any(ch.isdigit() for ch in password),
+             any(not ch.isalnum() for ch in password)]
+    if sum(kinds) < 2:
+        raise ValueError("mix at least two of letters, digits and symbols")
+    if username and username.lower() in password.lower():
+        raise ValueError("must not contain the username")
+    if len(set(password)) < 5:
+        raise ValueError("too few different characters")
+
+
+class ChangeRole(Jurisdiction):
+    """A new role, with the jurisdiction that role needs."""
+
+    role: UserRole
+    reason: Reason = "changed by an administrator"
+
+
+class ChangeJurisdiction(Jurisdiction):
+    reason: Reason = "changed by an administrator"
 
 
 class DisableUser(Command):

@@ -14,6 +14,7 @@ from domain.grant import Grant, GrantSlot, Programme, programme_id_for
 from services.application import Answer, Qianshou
 from services.commands import Command, Reason, Short, Text
 from services.idempotency import IdempotencyRequest
+from services.jurisdiction import require_reach
 from services.permissions import require
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.\-]{2,40}$")]
@@ -84,7 +85,7 @@ class GrantHandlers:
             if self.app.exists(grant_id):
                 raise ConflictingState(f"a grant with id {grant_id} already exists")
             programme = self.app.load(programme_id_for(cmd.programme), Programme, "programme")
-            self.app.load(cmd.child_id, Child, "child")
+            require_reach(actor, self.app.load(cmd.child_id, Child, "child").place)
             grant = Grant.approve(grant_id, programme, cmd.child_id, cmd.amount_fen, cmd.period,
                                   cmd.kind, cmd.description)
             if self.app.exists(grant.slot_id):
@@ -126,6 +127,7 @@ class GrantHandlers:
 
         def decide() -> Decided:
             grant = self.app.load(grant_id, Grant, "grant")
+            require_reach(actor, self.app.load(UUID(grant.child_id), Child, "child").place)
             changed = change(grant)
             return changed, 200, {"id": str(grant_id), "version": grant.version}
 

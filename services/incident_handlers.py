@@ -13,6 +13,7 @@ from domain.incident import Incident
 from services.application import Answer, Qianshou
 from services.commands import Command, Name, Short, Text
 from services.idempotency import IdempotencyRequest
+from services.jurisdiction import require_reach
 from services.permissions import require
 
 Category = Literal["injury", "severe_illness", "missing", "drowning", "abuse", "bullying",
@@ -69,6 +70,7 @@ class IncidentHandlers:
             if self.app.exists(incident_id):
                 raise ConflictingState(f"an incident with id {incident_id} already exists")
             child = self.app.load(cmd.child_id, Child, "child")
+            require_reach(actor, child.place)
             incident = Incident.report(cmd.child_id, cmd.category, cmd.severity,
                                        cmd.occurred_at, cmd.location, cmd.description,
                                        child.birth_date, incident_id)
@@ -84,6 +86,7 @@ class IncidentHandlers:
 
         def decide() -> tuple[list[Incident], int, dict[str, Any]]:
             incident = self.app.load(incident_id, Incident, "incident")
+            require_reach(actor, self.app.load(UUID(incident.child_id), Child, "child").place)
             step(incident)
             return [incident], 200, {"id": str(incident_id), "version": incident.version,
                                      "status": "resolved" if incident.resolved else "open"}

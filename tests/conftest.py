@@ -1,5 +1,6 @@
 """One fixture parametrizes the store: each test gets a fresh SQLite file or PostgreSQL schema."""
 
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from infra.web.app import create_app
 from services import commands as c
 
 PG_URL = os.environ.get("QIANSHOU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-ADMIN_PASSWORD = "admin-password-1"
+ADMIN_PASSWORD = "qianshou-test-1"
 
 
 def _pg_available() -> bool:
@@ -58,9 +59,12 @@ def services(settings: Settings) -> Iterator[Services]:
 class Api:
     """An HTTP client signed in as a user, with helpers for the common calls."""
 
-    def __init__(self, client: TestClient, token: str) -> None:
+    def __init__(self, client: TestClient, token: str,
+                 registered: list[str] | None = None) -> None:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
+        # Names registered through register(), shared by every user of one test's client.
+        self.registered = registered if registered is not None else []
 
     def post(self, path: str, json: Any = None, **headers: str) -> Any:
         return self.client.post(path, json=json, headers={**self.headers, **headers})
@@ -69,7 +73,7 @@ class Api:
         return self.client.get(path, params=params, headers=self.headers)
 
     def as_user(self, username: str, password: str) -> "Api":
-        return Api(self.client, token_for(self.client, username, password))
+        return Api(self.client, token_for(self.client, username, password), self.registered)
 
 
 def token_for(client: TestClient, username: str, password: str) -> str:
@@ -93,10 +97,20 @@ def api(client: TestClient) -> Api:
     return Api(client, token_for(client, "admin", ADMIN_PASSWORD))
 
 
+def id_number_for(name: str, repeat: int = 0) -> str:
+    """An ID number of its own for each name (and each repeat of a name), since a second
+    registration of one ID number is refused as a duplicate. 张小明's first is the usual one."""
+    if name == "张小明" and repeat == 0:
+        return "522601201403051228"
+    digits = int(hashlib.sha256(f"{name}/{repeat}".encode()).hexdigest(), 16) % 10**10
+    return f"5226{digits:010d}1228"
+
+
 def child_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": "张小明", "sex": "male", "birth_date": "2014-03-05",
-        "id_number": "522601201403051228", "school": "白沙关小学", "grade": "六年级",
+        "id_number": id_number_for(overrides.get("name", "张小明")), "school": "白沙关小学",
+        "grade": "六年级",
         "class_name": "六(2)班", "township": "白沙关镇", "village": "白沙关村",
         "left_behind_type": "both_parents_away", "reason": "父母在广州务工",
         "guardian": {"name": "张奶奶", "relation": "祖母", "phone": "13800001111", "age": 67,
@@ -109,6 +123,11 @@ def child_body(**overrides: Any) -> dict[str, Any]:
 
 
 def register(api: Api, **overrides: Any) -> dict[str, Any]:
-    response = api.post("/children", child_body(**overrides))
+    """Register a child; without an id_number given, each call is another child."""
+    body = child_body(**overrides)
+    if "id_number" not in overrides:
+        body["id_number"] = id_number_for(body["name"], api.registered.count(body["name"]))
+        api.registered.append(body["name"])
+    response = api.post("/children", body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import Histogram
 
@@ -14,12 +14,23 @@ from infra.logging import configure_logging
 from infra.services import build_services
 from infra.settings import Settings
 from infra.web import errors
-from infra.web.routers import assessments, children, emergency, grants, health, helpers, users
+from infra.web.problems import RESPONSES
+from infra.web.authorize import authorize
+from infra.web.limits import LoadLimits
+from infra.web.routers import (access, assessments, children, emergency, grants, health,
+                               helpers, users)
+from infra.web.routers import reviews
+from infra.web.routers import dashboards, duplicates
+from infra.web import pages  # the server-rendered pages under /ui (issue 9)
 
 log = structlog.get_logger("http")
 # Every router of the API; a new resource adds its router here.
 ROUTERS = [users.router, children.router, helpers.router, health.router, emergency.router,
-           grants.router, assessments.router]
+           grants.router, assessments.router, access.router]
+ROUTERS += [reviews.router]  # case review (issue 7)
+# /children/duplicates must be matched before /children/{child_id}.
+ROUTERS.insert(ROUTERS.index(children.router), duplicates.router)
+ROUTERS += [dashboards.router]  # compliance (issue 7)
 REQUEST_SECONDS = Histogram("qianshou_request_seconds", "Request latency", ["method", "status"])
 
 
@@ -39,7 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Qianshou 牵手", version="0.1.0", lifespan=lifespan)
     errors.install(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(authorize)], responses=RESPONSES)
+    # The pages read their token from a cookie and pass the same gate in pages/session.py.
+    pages.install(app)
+    # Added first so that it runs inside the request log, which then logs its 503s and 413s.
+    app.add_middleware(LoadLimits, max_in_flight=settings.max_in_flight,
+                       max_body=settings.max_body_bytes)
     app.middleware("http")(_request_log(settings.max_body_bytes))
     return app
 

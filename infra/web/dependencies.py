@@ -7,6 +7,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from domain.actor import Actor
+from domain.errors import InvalidFact
 from infra.services import Services
 from infra.web.errors import NotCaughtUp
 from services.auth import AuthError
@@ -52,8 +53,12 @@ IdemDep = Annotated[IdempotencyRequest | None, Depends(idempotency)]
 def caught_up(services: ServicesDep,
               min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> None:
     """Read-your-writes: answer only once the views have processed min_position."""
-    if min_position is None:
+    if min_position is None or services.runner.position >= min_position:
         return
+    last = services.app.max_position()
+    if min_position > last:
+        # Every position a command answered is already stored: waiting cannot help.
+        raise InvalidFact("min_position", f"is beyond the last stored position {last}")
     if not services.runner.wait_for(min_position, services.settings.wait_timeout_seconds):
         raise NotCaughtUp(f"the views have not yet reached position {min_position}")
 

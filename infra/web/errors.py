@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from domain.errors import ConflictingState, Forbidden, InvalidFact, NotFound
 from services.auth import AuthError
+from services.login_throttle import TooManyAttempts
 
 
 class NotCaughtUp(Exception):
@@ -26,11 +27,19 @@ def _invalid(_: Request, exc: InvalidFact) -> JSONResponse:
 
 def _status(code: int, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     def handler(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
+        # A conflict may name what it conflicts with (existing_child_id, merged_into).
+        body = {"detail": str(exc), **getattr(exc, "details", {})}
+        return JSONResponse(body, status_code=code, headers=headers)
     return handler
 
 
+def _too_many(_: Request, exc: TooManyAttempts) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=429,
+                        headers={"Retry-After": str(exc.retry_after)})
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(TooManyAttempts, _too_many)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidFact, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(ConflictingState, _status(409))

@@ -196,10 +196,10 @@ def test_a_rebuild_of_the_views_gives_identical_figures(api: Api,
 
 
 def test_roles_outside_the_table_may_not_read_or_publish(api: Api) -> None:
-    post(api, "/users", {"username": "vol1", "password": "vol1-password", "agency":
+    post(api, "/users", {"username": "vol1", "password": "volunteer-pass-1", "agency":
                          "youth_league", "role": "volunteer",
                          "helper_id": "00000000-0000-0000-0000-000000000001"})
-    volunteer = api.as_user("vol1", "vol1-password")
+    volunteer = api.as_user("vol1", "volunteer-pass-1")
     assert volunteer.get(f"/assessments/{YEAR}").status_code == 403
     assert volunteer.post(f"/assessments/{YEAR}/publication").status_code == 403
 

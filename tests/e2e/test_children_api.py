@@ -241,6 +241,9 @@ def test_roles_volunteer_cannot_register_and_sees_masked_data(api: Api) -> None:
     volunteer = api.as_user("liu.mama", "a-long-password")
     assert volunteer.post("/children", child_body()).status_code == 403
     child = register(api)
+    # A volunteer reaches only the children paired with them (services/jurisdiction.py).
+    assert api.post(f"/children/{child['id']}/pairings",
+                    {"helper_id": helper["id"], "since": "2026-01-01"}).status_code == 200
     counselled = api.post(f"/children/{child['id']}/counselling-sessions", {
         "occurred_at": NOW.isoformat(), "topic": "想家", "risk_level": "low", "notes": "秘密内容"})
     seen = volunteer.get(f"/children/{child['id']}",

@@ -10,11 +10,13 @@ from pydantic import AwareDatetime
 
 from domain.child import Child
 from domain.errors import NotFound
+from infra.web.authorize import Purpose
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.disclosure import disclose_entry, disclose_file
 from projections import case_file
 from services import commands as c
 from services.application import Answer
+from services.jurisdiction import reach_clause
 from services.permissions import require
 
 router = APIRouter(prefix="/children", tags=["children"])
@@ -42,14 +44,15 @@ def registry(s: ServicesDep, actor: ActorDep,
     filters = {"township": township, "village": village, "school": school,
                "class_name": class_name, "status": status}
     with s.db.reading() as cur:
-        rows = s.registry.page(cur, {k: v for k, v in filters.items() if v}, q, cursor, limit)
+        rows = s.registry.page(cur, {k: v for k, v in filters.items() if v}, q, cursor, limit,
+                               reach_clause(actor, s.directory.pairings))
     next_cursor = str(rows[-1]["position"]) if len(rows) == limit else None
     return {"items": rows, "next_cursor": next_cursor}
 
 
 @router.get("/{child_id}", dependencies=[CaughtUp])
 def archive(child_id: UUID, s: ServicesDep, actor: ActorDep,
-            as_of: AwareDatetime | None = None) -> dict[str, Any]:
+            as_of: AwareDatetime | None = None, purpose: Purpose = None) -> dict[str, Any]:
     require(actor, "child.read")
     found = _as_of(s, child_id, as_of) if as_of else _current(s, child_id)
     file = found["file"]
@@ -128,7 +131,7 @@ def record_visit(child_id: UUID, cmd: c.RecordVisit, s: ServicesDep, actor: Acto
     return answer(s.handlers.change_child(
         child_id, "child.visit",
         lambda ch: ch.record_visit(cmd.occurred_at, cmd.kind, cmd.findings, cmd.needs_followup,
-                                   cmd.contacts_confirmed), actor, idem))
+                                   cmd.contacts_confirmed, cmd.child_seen), actor, idem))
 
 
 @router.post("/{child_id}/counselling-sessions")

@@ -3,22 +3,25 @@
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from domain.contact_chain import CATEGORIES
 from domain.errors import InvalidFact, NotFound
 from domain.values import utcnow
 from infra.services import Services
+from infra.web.authorize import BreakGlass, Purpose, reason_given
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
 from services import incident_handlers as ih
+from services.jurisdiction import place_of, reach_clause, reaches
 from services.permissions import require
 
 router = APIRouter(tags=["emergencies"])
 Category = Annotated[str | None, Query(max_length=40)]
 # The chain in a report's answer should include the report; it never waits long for it.
 REPORT_WAIT_SECONDS = 1.0
+LOOKUP_OVERSCAN = 5
 
 
 def _view(s: Services) -> Any:
@@ -33,7 +36,9 @@ def _category(category: str | None) -> str | None:
 
 @router.get("/children/{child_id}/contact-chain", dependencies=[CaughtUp])
 def contact_chain(child_id: UUID, s: ServicesDep, actor: ActorDep,
-                  category: Category = None) -> dict[str, Any]:
+                  category: Category = None, purpose: Purpose = None,
+                  break_glass: BreakGlass = None) -> dict[str, Any]:
+    """The chain; outside one's jurisdiction only with `break_glass` (infra/web/authorize)."""
     require(actor, "emergency.lookup")
     with s.db.reading() as cur:
         found = _view(s).chains(cur, [str(child_id)], _category(category), utcnow())
@@ -44,23 +49,39 @@ def contact_chain(child_id: UUID, s: ServicesDep, actor: ActorDep,
 
 
 @router.get("/emergency/lookup", dependencies=[CaughtUp])
-def lookup(s: ServicesDep, actor: ActorDep,
+def lookup(request: Request, s: ServicesDep, actor: ActorDep,
            q: Annotated[str, Query(max_length=100)] = "",
            category: Category = None,
-           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
-    """A name (characters, pinyin, initials), phone or ID digits, school and class, village."""
+           limit: Annotated[int, Query(ge=1, le=50)] = 10,
+           purpose: Purpose = None, break_glass: BreakGlass = None) -> dict[str, Any]:
+    """A name (characters, pinyin, initials), phone or ID digits, school and class, village.
+
+    Hits outside the caller's jurisdiction are left out, unless `break_glass` gives the
+    reason: then every hit is shown and each read is flagged for review.
+    """
     require(actor, "emergency.lookup")
     if len("".join(q.split())) < 2:
         raise InvalidFact("q", "give at least 2 characters: a name, pinyin, phone or ID "
                                "digits, school and class, or village")
+    glass = reason_given(request, "break_glass")
     with s.db.reading() as cur:
-        ids = _view(s).lookup(cur, q, limit)
+        # Candidates beyond the limit, so that hits outside the jurisdiction, dropped
+        # below, do not starve the answer.
+        ids = _view(s).lookup(cur, q, limit if glass else limit * LOOKUP_OVERSCAN)
         found = _view(s).chains(cur, ids, _category(category), utcnow())
+    near = {cid for cid in ids if cid in found and reaches(actor, place_of(found[cid]["file"]))}
+    ids = [cid for cid in ids if cid in near or (glass and cid in found)][:limit]
+    fields = ("name", "place", "contact_chain")
+    s.access.record(actor, [cid for cid in ids if cid in near], "GET /emergency/lookup",
+                    fields, reason_given(request, "purpose"))
+    if glass:
+        s.access.record(actor, [cid for cid in ids if cid not in near],
+                        "GET /emergency/lookup", fields, glass, break_glass=True)
     items = [{"child_id": cid, "name": found[cid]["file"].get("name"),
               "school": found[cid]["file"].get("school"),
               "class_name": found[cid]["file"].get("class_name"),
               "village": found[cid]["file"].get("village"),
-              "chain": found[cid]["chain"]} for cid in ids if cid in found]
+              "chain": found[cid]["chain"]} for cid in ids]
     return {"items": items}
 
 
@@ -102,5 +123,6 @@ def incidents(s: ServicesDep, actor: ActorDep,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     require(actor, "incident.read")
     with s.db.reading() as cur:
-        rows = _view(s).incident_list(cur, status, overdue, utcnow(), limit)
+        rows = _view(s).incident_list(cur, status, overdue, utcnow(), limit,
+                                      reach_clause(actor, s.directory.pairings))
     return {"items": rows, "next_cursor": None}

@@ -40,3 +40,16 @@ def list_users(s: ServicesDep, actor: ActorDep, limit: Annotated[int, Query(ge=1
 def disable_user(username: str, s: ServicesDep, actor: ActorDep, idem: IdemDep,
                  cmd: c.DisableUser | None = None) -> JSONResponse:
     return answer(s.handlers.disable_user(username, cmd or c.DisableUser(), actor, idem))
+
+
+@router.post("/users/{username}/role")
+def change_role(username: str, cmd: c.ChangeRole, s: ServicesDep, actor: ActorDep,
+                idem: IdemDep) -> JSONResponse:
+    """A new role and the jurisdiction it needs; the user's tokens follow within a second."""
+    return answer(s.handlers.change_role(username, cmd, actor, idem))
+
+
+@router.post("/users/{username}/jurisdiction")
+def change_jurisdiction(username: str, cmd: c.ChangeJurisdiction, s: ServicesDep,
+                        actor: ActorDep, idem: IdemDep) -> JSONResponse:
+    return answer(s.handlers.change_jurisdiction(username, cmd, actor, idem))

@@ -1,0 +1,142 @@
+"""The read audit: who read which child's file, when, which fields, and why.
+
+Every read of a child's data is recorded (issue 3, DOMAIN.md "Privacy and trust"). Writing
+one row inside each read would put a write on the emergency lookup's path, so reads only
+append to a queue in memory and a background thread writes the queue in one transaction
+every FLUSH_SECONDS. The cost: on a crash, up to FLUSH_SECONDS of read records are lost.
+Break-glass reads are the exception: they are written before the read is answered.
+
+The table lives beside the views but is not a view: it is not derived from events, so a
+projection rebuild never touches it.
+"""
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from domain.actor import Actor
+from domain.values import utcnow
+from infra.viewdb import ViewDB
+
+FLUSH_SECONDS = 0.2
+MAX_PURPOSE = 200
+
+
+@dataclass(frozen=True)
+class Access:
+    at: str
+    username: str
+    role: str
+    agency: str
+    child_id: str
+    what: str  # the route read, e.g. "GET /children/{child_id}"
+    fields: tuple[str, ...]
+    purpose: str | None
+    break_glass: bool
+
+
+class AccessLog:
+    """Queue reads, write them in batches; answer who read a child's file."""
+
+    def __init__(self, db: ViewDB) -> None:
+        self.db = db
+        self.table = db.table("access_log")
+        self._queue: deque[Access] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+
+    def create_table(self) -> None:
+        serial = "BIGSERIAL" if self.db.is_pg else "INTEGER"
+        with self.db.transaction() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (id {serial} PRIMARY KEY, "
+                        "at TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, "
+                        "agency TEXT NOT NULL, child_id TEXT NOT NULL, what TEXT NOT NULL, "
+                        "fields TEXT NOT NULL, purpose TEXT, break_glass BOOLEAN NOT NULL, "
+                        "reviewed_by TEXT)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS access_log_child ON {self.table} "
+                        "(child_id, id)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS access_log_glass ON {self.table} "
+                        "(break_glass, id)")
+
+    def record(self, actor: Actor, child_ids: list[str], what: str, fields: tuple[str, ...],
+               purpose: str | None = None, break_glass: bool = False) -> None:
+        if not child_ids:
+            return
+        at = utcnow().isoformat()
+        purpose = purpose[:MAX_PURPOSE] if purpose else None
+        entries = [Access(at, actor.username, actor.role, actor.agency, child_id, what, fields,
+                          purpose, break_glass) for child_id in child_ids]
+        if break_glass:
+            self._write(entries)  # flagged reads are durable before they are answered
+        else:
+            self._queue.extend(entries)
+
+    def flush(self) -> int:
+        batch: list[Access] = []
+        while self._queue:
+            batch.append(self._queue.popleft())
+        if batch:
+            try:
+                self._write(batch)
+            except Exception:
+                self._queue.extendleft(reversed(batch))  # kept for the next attempt
+                raise
+        return len(batch)
+
+    def _write(self, entries: list[Access]) -> None:
+        with self.db.transaction() as cur:
+            cur.executemany(
+                f"INSERT INTO {self.table} (at, username, role, agency, child_id, what, fields,"
+                " purpose, break_glass) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(e.at, e.username, e.role, e.agency, e.child_id, e.what, json.dumps(e.fields),
+                  e.purpose, e.break_glass) for e in entries])
+        self.written += len(entries)
+
+    # --- the background writer ------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_SECONDS):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the store is away: keep the queue, try again
+                time.sleep(FLUSH_SECONDS)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def for_child(self, child_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        self.flush()  # what was read a moment ago is listed too
+        with self.db.reading() as cur:
+            rows = cur.execute(f"SELECT * FROM {self.table} WHERE child_id=? AND id>? "
+                               "ORDER BY id LIMIT ?", (child_id, after, limit)).fetchall()
+        return [_shown(r) for r in rows]
+
+    def break_glass(self, after: int, limit: int, registry_table: str,
+                    reach: tuple[str, list[Any]]) -> list[dict[str, Any]]:
+        """Flagged reads of children within `reach` (a clause over the registry's place
+        columns, services/jurisdiction.reach_clause), oldest first, for review."""
+        with self.db.reading() as cur:
+            rows = cur.execute(
+                f"SELECT a.* FROM {self.table} a JOIN {registry_table} r ON "
+                f"r.child_id = a.child_id WHERE a.break_glass AND a.id > ? AND ({reach[0]}) "
+                "ORDER BY a.id LIMIT ?", (after, *reach[1], limit)).fetchall()
+        return [_shown(r) for r in rows]
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "fields": json.loads(row["fields"]), "break_glass": bool(row["break_glass"])}
