@@ -131,3 +131,13 @@ def register(api: Api, **overrides: Any) -> dict[str, Any]:
     response = api.post("/children", body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import log_scan
+    log_scan.configure(config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import log_scan
+    log_scan.finish(session)
