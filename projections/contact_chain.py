@@ -118,6 +118,8 @@ class ContactChainView:
 
     def _write_keys(self, cur: Cursor, child_id: str, file: dict[str, Any]) -> None:
         cur.execute(f"DELETE FROM {self.keys} WHERE child_id=?", (child_id,))
+        if file.get("merged_into"):
+            return  # a merged file is found through the file that absorbed it
         cur.executemany(f"INSERT INTO {self.keys} VALUES (?,?,?)",  # type: ignore[attr-defined]
                         [(child_id, kind, key) for kind, key in rules.lookup_keys(file)])
 
@@ -283,7 +285,7 @@ def _rank_sql(exact: bool) -> str:
 def _searchable(file: dict[str, Any]) -> tuple[Any, ...]:
     """The parts of a file the lookup keys come from."""
     return (file.get("name"), file.get("id_number"), file.get("school"), file.get("class_name"),
-            file.get("village"), _family_phones(file))
+            file.get("village"), _family_phones(file), file.get("merged_into"))
 
 
 def _next_child_state(found: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:

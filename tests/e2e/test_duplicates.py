@@ -183,6 +183,10 @@ def test_merge_closes_the_duplicate_and_the_survivor_shows_both_histories(api: A
     paired = api.get(f"/helpers/{helper}").json()["children"]
     assert [p["child_id"] for p in paired] == [survivor]
     assert position < at
+    # An emergency lookup finds the surviving file only, never the merged one.
+    # 张小明 and 张晓明 share the pinyin initials: before the merge "zxm" finds both.
+    found = api.get("/emergency/lookup", q="zxm", min_position=at).json()["items"]
+    assert [f["child_id"] for f in found] == [survivor]
 
 
 def test_a_merged_file_refuses_every_command_naming_the_survivor(api: Api) -> None:
