@@ -57,7 +57,7 @@ def authorize(request: Request, s: ServicesDep,
     rule = ROUTES.get((request.method, getattr(route, "path", "")))
     if rule is None or rule.action == PUBLIC:
         return  # a route without a rule fails tests/e2e/test_access_matrix.py
-    actor = current_actor(s, token)
+    actor = current_actor(request, s, token)
     require(actor, rule.action)
     if rule.child_param is None:
         return

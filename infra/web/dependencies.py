@@ -23,11 +23,18 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_actor(services: ServicesDep,
+def current_actor(request: Request, services: ServicesDep,
                   token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+    """The token's actor, resolved once per request: the gate (infra/web/authorize) keeps
+    what it found on request.state, and the endpoint reuses it."""
+    known: Actor | None = getattr(request.state, "actor", None)
+    if known is not None:
+        return known
     if not token:
         raise AuthError("not signed in: send Authorization: Bearer <token>")
-    return services.tokens.actor(token)
+    actor = services.tokens.actor(token)
+    request.state.actor = actor
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

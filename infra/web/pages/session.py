@@ -22,7 +22,7 @@ from domain.actor import Actor
 from domain.errors import ConflictingState, DomainError, Forbidden, InvalidFact, NotFound
 from infra.spreadsheet import REASONS
 from infra.web.authorize import authorize
-from infra.web.dependencies import ServicesDep
+from infra.web.dependencies import ServicesDep, current_actor
 from infra.web.pages.i18n import LANGS, reason_label, value_label, words
 from services.auth import AuthError
 from services.permissions import PERMISSIONS
@@ -63,7 +63,7 @@ def page_actor(request: Request, s: ServicesDep) -> Actor:
         raise SignInRequired()
     try:
         authorize(request, s, token)
-        actor = s.tokens.actor(token)
+        actor = current_actor(request, s, token)  # resolved once: the gate's own
     except AuthError:
         raise SignInRequired() from None
     except Forbidden as error:
