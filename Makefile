@@ -43,6 +43,12 @@ bench: $(STAMP)  ## commands and projection rebuild on SQLite and PostgreSQL (ma
 bench-smoke: $(STAMP)  ## the same at small sizes, in under 2 minutes
 	$(BIN)/python -m bench --smoke
 
+.PHONY: bench-http
+bench-http: $(STAMP)  ## HTTP commands vs bare, projection lag, a 10-minute memory soak (~15 min)
+	$(BIN)/python -m bench.http
+	$(BIN)/python -m bench.lag
+	$(BIN)/python -m bench.soak
+
 # Debian's Chromium for the browser tests (tests/browser, Playwright with executable_path);
 # never `playwright install`, which downloads a browser build of its own.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -13,11 +13,16 @@ def child_id(n: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"qianshou:bench:child:{n}")
 
 
+def id_number(n: int) -> str:
+    """An ID number of its own per child: a second registration of one is refused."""
+    return f"5226{n % 10**10:010d}1228"
+
+
 def child_body(n: int) -> dict[str, Any]:
-    """The shape of tests/conftest.py's child_body, with an id of its own."""
+    """The shape of tests/conftest.py's child_body, with an id and ID number of its own."""
     return {
         "id": str(child_id(n)), "name": "张小明", "sex": "male", "birth_date": "2014-03-05",
-        "id_number": "522601201403051228", "school": "白沙关小学", "grade": "六年级",
+        "id_number": id_number(n), "school": "白沙关小学", "grade": "六年级",
         "class_name": "六(2)班", "township": "白沙关镇", "village": "白沙关村",
         "left_behind_type": "both_parents_away", "reason": "父母在广州务工",
         "guardian": {"name": "张奶奶", "relation": "祖母", "phone": "13800001111", "age": 67,

@@ -5,7 +5,8 @@ python -m bench.rebuild --store sqlite,postgres --children 2000
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -70,7 +71,7 @@ def read_and_decode(app: Any) -> int:
     return count
 
 
-def measure(store: str, children: int) -> Rebuild:
+def measure(store: str, children: int, profile: bool = False) -> Rebuild:
     with fresh_url(store) as url:
         s = build_services(settings_for(url))
         try:
@@ -81,13 +82,28 @@ def measure(store: str, children: int) -> Rebuild:
             read_started = time.perf_counter()
             events = read_and_decode(s.app)
             read_seconds = time.perf_counter() - read_started
-            rebuild_started = time.perf_counter()
-            rebuilt = s.runner.rebuild()
-            rebuild_seconds = time.perf_counter() - rebuild_started
+            with profiled(profile, store):
+                rebuild_started = time.perf_counter()
+                rebuilt = s.runner.rebuild()
+                rebuild_seconds = time.perf_counter() - rebuild_started
             assert rebuilt == events, (rebuilt, events)
             return Rebuild(store, events, loaded - began, read_seconds, rebuild_seconds)
         finally:
             s.close()
+
+
+@contextmanager
+def profiled(enabled: bool, store: str) -> Iterator[None]:
+    """With --profile, pyinstrument's call tree of the rebuild (where the time goes)."""
+    if not enabled:
+        yield
+        return
+    from pyinstrument import Profiler  # a test extra, only needed for --profile
+
+    with Profiler(interval=0.0005) as profiler:
+        yield
+    print(f"--- profile of the {store} rebuild ---")
+    print(profiler.output_text(color=False, show_all=False, short_mode=False))
 
 
 def table(results: Sequence[Rebuild]) -> str:
@@ -104,11 +120,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="sqlite,postgres")
     parser.add_argument("--children", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true", help="print pyinstrument's profile")
     args = parser.parse_args(argv)
     print(f"rebuild: {args.children} children x 15 events, all views of build_services")
     results = []
     for store in args.store.split(","):
-        result = measure(store, args.children)
+        result = measure(store, args.children, args.profile)
         print(f"  {store:8} {result.events} events: read {result.read_rate:.0f}/s, "
               f"rebuild {result.rebuild_rate:.0f}/s", flush=True)
         results.append(result)

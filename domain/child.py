@@ -65,7 +65,7 @@ class Child(Aggregate):
 
     @property
     def is_closed(self) -> bool:
-        return self.status == "closed"
+        return self.status in ("closed", "erased")
 
     def _refuse_if_merged(self) -> None:
         """A merged file takes nothing more: every fact belongs to the surviving file."""
@@ -241,6 +241,7 @@ class Child(Aggregate):
     def change_status(self, status: str, reason: str) -> None:
         """The one fact a closed case still accepts: it may be reopened. A merged one may not."""
         self._refuse_if_merged()
+        self._refuse_if_erased()
         if status == self.status:
             raise ConflictingState(f"the case is already {status}")
         self.trigger_event(self.StatusChanged, **meta(None), status=status, reason=reason)
@@ -288,3 +289,26 @@ class Child(Aggregate):
                                    since=since)
         self.trigger_event(self.Merged, **meta(None), absorbed_id=str(absorbed.id),
                            absorbed_ids=[str(absorbed.id), *absorbed.absorbed], reason=reason)
+
+    # --- erasure (crypto-shredding, issue 3) -------------------------------------------
+
+    class Erased(Event):
+        """The child's personal data is erased: every key that sealed it is destroyed.
+        The reason is kept in clear, for the auditors; it must name no personal data."""
+
+        reason: str
+
+        def apply(self, child: "Child") -> None:
+            child.status = "erased"
+
+    def _refuse_if_erased(self) -> None:
+        if self.status == "erased":
+            raise ConflictingState("this child's personal data was erased; the file is closed "
+                                   "for good")
+
+    def erase(self, reason: str) -> None:
+        """Only a closed or merged case is erased: an open one is still someone's work."""
+        self._refuse_if_erased()
+        if self.status not in ("closed", "merged"):
+            raise ConflictingState("close the case before erasing it")
+        self.trigger_event(self.Erased, **meta(None), reason=reason)

@@ -6,6 +6,11 @@ The file, one JSON object a line:
                     "state" (the stored JSON) or "state_b64", "link"}
   last    trailer  {"events", "position", "head_hash"}
 
+Beside it, FILE.keys holds the seal keys (infra/sealing.py) as JSON: without them every
+sealed personal field would restore as erased. It is a file of its own so that it can be
+kept, and destroyed, apart from the events: an erasure after a backup is completed by
+erasing that child's rows from the backup's keys file, while the events file stays whole.
+
 `link` is the ledger's chain link after that event (projections/ledger.next_link over the
 stored bytes, the same chain as GET /audit/ledger), so an altered or missing line is found
 at its own line, and the trailer's head_hash is the chain head of the whole store. Events
@@ -102,7 +107,12 @@ def _canonical(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def export_events(recorder: Any, path: Path, progress: Progress | None = None) -> Summary:
+def keys_path(path: Path) -> Path:
+    return path.with_name(path.name + ".keys")
+
+
+def export_events(recorder: Any, path: Path, progress: Progress | None = None,
+                  keys: Any = None) -> Summary:
     """Write every stored event up to the store's current last position.
 
     Written to FILE.partial and renamed at the end, so a failed export never leaves a file
@@ -129,7 +139,32 @@ def export_events(recorder: Any, path: Path, progress: Progress | None = None) -
         summary = Summary(count, last, link.hex() if count else None)
         out.write(json.dumps(asdict(summary)) + "\n")
     os.replace(partial, path)
+    if keys is not None:
+        _write_private(keys_path(path), json.dumps(keys.export_keys(), ensure_ascii=False))
     return summary
+
+
+def _write_private(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as out:
+        os.chmod(partial, 0o600)
+        out.write(text)
+    os.replace(partial, path)
+
+
+def _read_keys(path: Path) -> list[dict[str, Any]]:
+    try:
+        rows = json.loads(keys_path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BackupError(0, None, f"the keys file {keys_path(path).name} is missing: "
+                          "without it every sealed personal field restores as erased") from None
+    except ValueError as error:
+        raise BackupError(0, None, f"the keys file is unreadable: {error}") from None
+    if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and {"key_id", "child_id", "secret", "erased_at"} <= r.keys()
+            for r in rows):
+        raise BackupError(0, None, "the keys file is not a list of seal keys")
+    return rows
 
 
 def ledger_disagrees(cur: Any, links_table: str, summary: Summary) -> str | None:
@@ -296,8 +331,10 @@ def restore(app: Any, db: Any, path: Path, progress: Progress | None = None) -> 
     """
     table = db.table(app.recorder.events_table_name)
     summary: list[Summary] = []
+    keys = _read_keys(path)
     with db.transaction() as cur:
         _lock_and_check_empty(cur, db, table)
+        app.keys.import_keys(cur, keys)
         sql, row = _insert(db, table)
         rows: list[tuple[Any, ...]] = []
         for record in read_backup(path, app.mapper, progress, summary):

@@ -47,9 +47,66 @@ def project() -> None:
 
 
 @app.command()
-def demo(children: int = 36) -> None:
-    """Load the demo data set (idempotent) and an admin user admin / qianshou-demo."""
-    _load_demo(children)
+def demo(children: int = 36,
+         years: Annotated[int | None, typer.Option(
+             min=1, max=20, help="Generate a county's history over this many years (bulk)."
+         )] = None,
+         seed: Annotated[int | None, typer.Option(help="Seed of the generated data.")] = None,
+         views: Annotated[bool, typer.Option(help="Build the views after generating.")] = True,
+         ) -> None:
+    """Load the demo data set (idempotent) and an admin user admin / qianshou-demo.
+
+    With --years (or --seed), generate a county's children instead: about 37 events per
+    child and year (visits, feedback, exams, counselling, grants, incidents, pairings).
+    """
+    if years is None and seed is None:
+        _load_demo(children)
+    else:
+        _generate(children, years or 1, 7 if seed is None else seed, views)
+
+
+def _generate(children: int, years: int, seed: int, views: bool) -> None:
+    import time
+
+    from infra.generator import generate
+
+    if children < 1:
+        typer.echo("refused: --children must be at least 1", err=True)
+        raise typer.Exit(2)
+    services = build_services(Settings())
+    try:
+        _admin(services)
+        began, first = time.perf_counter(), services.app.max_position()
+        with Progress(TextColumn("generating children"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]}")) as bar:
+            task = bar.add_task("generate", total=children, rate="")
+
+            def advance(n: int) -> None:
+                done = services.app.max_position() - first
+                bar.update(task, advance=n,
+                           rate=f"{done / (time.perf_counter() - began):,.0f} events/s")
+
+            loaded = generate(services, children, years, seed, advance)
+        events = services.app.max_position() - first
+        seconds = time.perf_counter() - began
+        typer.echo(f"demo: {loaded} children registered with {events} events in {seconds:.0f} s "
+                   f"({events / max(seconds, 1e-9):,.0f} events/s); "
+                   "sign in as admin / qianshou-demo")
+        if views:
+            with _bar() as bar:
+                services.runner.load_positions()
+                task = bar.add_task("building the views", total=services.app.max_position()
+                                    - services.runner.position)
+                services.runner.catch_up(lambda n: bar.advance(task, n))
+    finally:
+        services.close()
+
+
+def _admin(services) -> None:  # type: ignore[no-untyped-def]
+    if not services.app.exists(_user_id("admin")):
+        services.handlers.create_user(c.CreateUser(
+            username="admin", password="qianshou-demo", agency="township", role="admin"),
+            SYSTEM, None)
 
 
 def _load_demo(children: int) -> None:
@@ -157,9 +214,11 @@ def export_events(file: Path) -> None:
     try:
         with _bar() as bar:
             task = bar.add_task("exporting (positions)", total=services.app.max_position())
-            done = write(services.app.recorder, file, lambda n: bar.advance(task, n))
+            done = write(services.app.recorder, file, lambda n: bar.advance(task, n),
+                         keys=services.app.keys)
         typer.echo(f"exported {done.events} events to position {done.position}; "
-                   f"chain head {done.head_hash}")
+                   f"chain head {done.head_hash}; seal keys in {file.name}.keys (keep it "
+                   "apart from the events)")
         with services.db.reading() as cur:
             ledger = ledger_disagrees(cur, services.views["ledger"].links, done)
         if ledger is not None:
@@ -202,14 +261,17 @@ def import_events(file: Path) -> None:
 
 
 @import_.command("registry")
-def import_registry(file: Path) -> None:
+def import_registry(file: Path, as_user: Annotated[str | None, typer.Option(
+        "--as", help="the user the registrations are recorded by (their role and "
+                     "jurisdiction apply); the system user when not given")] = None) -> None:
     """Register the children of a registry spreadsheet (.xlsx, the /ui/import template).
 
-    Rows are checked like POST /children and registered as the system user; a row already
-    imported is skipped. Prints each bad cell; exits 1 if any row was not registered, 2 if
-    the file cannot be read.
+    Rows are checked like POST /children and registered by the user named with --as (or
+    the system user); a row already imported is skipped. Prints each bad cell; exits 1 if
+    any row was not registered, 2 if the file or the user cannot be used.
     """
     from infra import spreadsheet
+    from services.auth import AuthError
 
     try:
         rows = spreadsheet.read_rows(file.read_bytes())
@@ -218,10 +280,15 @@ def import_registry(file: Path) -> None:
         raise typer.Exit(2) from None
     services = build_services(Settings())
     try:
+        try:
+            actor = services.tokens.actor_named(as_user) if as_user else SYSTEM
+        except AuthError:
+            typer.echo(f"refused: --as {as_user}: no such user, or disabled", err=True)
+            raise typer.Exit(2) from None
         with _bar() as bar:
             task = bar.add_task("importing (rows)", total=len(rows))
             spreadsheet.import_rows(rows, services.handlers.register_child, services.app.exists,
-                                    SYSTEM, lambda: bar.advance(task))
+                                    actor, lambda: bar.advance(task))
     finally:
         services.close()
     for row in rows:

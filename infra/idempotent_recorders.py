@@ -1,7 +1,8 @@
 """Application recorders that write an Idempotency-Key row in the events' own transaction.
 
 A crash between the events and the key is then impossible: both commit or neither does,
-and the key's primary key refuses a second writer of the same key.
+and the key's primary key refuses a second writer of the same key. New seal keys
+(infra/sealing.py) are written in the same transaction too, for the same reason.
 """
 
 from typing import Any, Sequence
@@ -16,7 +17,27 @@ from psycopg.sql import SQL, Identifier
 from services.idempotency import IdempotencyRecord, StoredAnswer
 
 
-class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
+class SealKeysWithEvents:
+    """Writes the seal keys the mapper made for this save, inside the events' transaction,
+    and hands them to the key store's cache once the transaction has committed."""
+
+    seal_keys: Any = None  # infra.sealing.KeyStore, attached by the application
+
+    def _insert_seal_keys(self, cursor: Any) -> None:
+        if self.seal_keys is not None:
+            sql, rows = self.seal_keys.take_pending()
+            if rows:
+                cursor.executemany(sql, rows)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
+        if self.seal_keys is not None:
+            self.seal_keys.committed()
+        return ids  # type: ignore[no-any-return]
+
+
+class IdempotentSQLiteRecorder(SealKeysWithEvents, SQLiteApplicationRecorder):
     """SQLite: stored events plus the idempotency_keys row, in one transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
@@ -28,6 +49,7 @@ class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
+        self._insert_seal_keys(c)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None and ids:
             c.execute("INSERT INTO idempotency_keys VALUES (?,?,?,?,?) "
@@ -46,7 +68,7 @@ class IdempotentSQLiteRecorder(SQLiteApplicationRecorder):
         return StoredAnswer(*row) if row else None
 
 
-class IdempotentPostgresRecorder(PostgresApplicationRecorder):
+class IdempotentPostgresRecorder(SealKeysWithEvents, PostgresApplicationRecorder):
     """PostgreSQL: the key row is inserted after the events, before the commit."""
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
@@ -62,6 +84,7 @@ class IdempotentPostgresRecorder(PostgresApplicationRecorder):
                                        stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        self._insert_seal_keys(curs)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None and ids:
             # A plain INSERT, so a used key aborts the transaction in the server: the

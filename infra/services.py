@@ -16,6 +16,7 @@ from projections.contact_chain import ContactChainView
 from projections.compliance import ComplianceView
 from projections.directory import DirectoryView
 from projections.duplicates import DuplicatesView
+from projections.erasure import ErasureView
 from projections.followups import FollowUpsView
 from projections.grants_audit import GrantsAuditView
 from projections.ledger import LedgerView
@@ -78,8 +79,10 @@ def build_services(settings: Settings) -> Services:
     env = settings.persistence_env()
     ensure_schema(settings, env)
     app = Qianshou(env=env)
+    app.keys.create_table()
     db = ViewDB(app)
     views = {cls.name: cls(db.table) for cls in VIEW_CLASSES}
+    views[ErasureView.name] = ErasureView(app.keys)  # holds the key store, not a table
     runner = ProjectionRunner(app, db, list(views.values()))
     runner.create_tables()
     runner.load_positions()

@@ -61,12 +61,59 @@ class ViewDB:
             yield ViewCursor(raw, self.is_pg)
 
     @contextmanager
+    def view_batch(self) -> Iterator[ViewCursor]:
+        """A transaction of derived rows and their tracking position, committed without
+        waiting for the WAL flush on PostgreSQL: a server crash can lose only whole recent
+        batches (rows and position together), which the runner applies again from the
+        store; other sessions see the commit at once, as with a flushed one."""
+        with self.datastore.transaction(commit=True) as raw:
+            cur = ViewCursor(raw, self.is_pg)
+            if self.is_pg:
+                cur.execute("SET LOCAL synchronous_commit TO OFF")
+            yield cur
+
+    @contextmanager
     def reading(self) -> Iterator[ViewCursor]:
         with self.datastore.transaction(commit=False) as raw:
             yield ViewCursor(raw, self.is_pg)
 
     def position(self, view_name: str) -> int:
         return self.tracking.max_tracking_id(view_name) or 0
+
+    def positions(self, view_names: Sequence[str]) -> dict[str, int]:
+        """Every view's committed position, in one read (0 for a view never run)."""
+        with self.reading() as cur:
+            return self._select_positions(cur, view_names, lock="")
+
+    def lock_positions(self, cur: ViewCursor, view_names: Sequence[str]) -> dict[str, int]:
+        """lock_position for many views in one statement (rows locked in name order)."""
+        return self._select_positions(cur, sorted(view_names),
+                                      lock=" ORDER BY application_name FOR UPDATE"
+                                      if self.is_pg else "")
+
+    def _select_positions(self, cur: ViewCursor, view_names: Sequence[str],
+                          lock: str) -> dict[str, int]:
+        if not view_names:
+            return {}
+        marks = ",".join("?" * len(view_names))
+        rows = cur.execute(f"SELECT application_name, notification_id FROM "
+                           f"{self.tracking_table} WHERE application_name IN ({marks}){lock}",
+                           list(view_names)).fetchall()
+        found = {r["application_name"]: int(r["notification_id"] or 0) for r in rows}
+        return {name: found.get(name, 0) for name in view_names}
+
+    def record_positions(self, cur: ViewCursor, moves: dict[str, tuple[int, int]]) -> None:
+        """Move many views' positions (name: (locked, new)) in one executemany, without the
+        library's answer per row (a round trip per view). Each row moves only from the
+        position locked (and locked since, on PostgreSQL); the count of rows confirms it."""
+        if not moves:
+            return
+        cur.executemany(f"UPDATE {self.tracking_table} SET notification_id=? "
+                        "WHERE application_name=? AND notification_id=?",
+                        [(new, name, locked) for name, (locked, new) in moves.items()])
+        raw = cur.raw if self.is_pg else cur.raw.sqlite_cursor  # the library wraps sqlite3's
+        if raw.rowcount != len(moves):
+            raise RuntimeError(f"tracking moved by another runner: {sorted(moves)}")
 
     def record_position(self, cur: ViewCursor, view_name: str, position: int) -> None:
         self.tracking._insert_tracking(cur.raw, Tracking(view_name, position))

@@ -7,6 +7,7 @@ from typing import Any
 from domain.child import Child
 from domain.conference import Action, CaseConference
 from projections import case_file
+from projections.batching import apply_in_runs
 from projections.view import Cursor, in_clause, iso
 
 COLUMNS = ("action_id", "conference_id", "description", "agency", "helper_id", "due",
@@ -62,6 +63,10 @@ class ActionsView:
     def reset(self, cur: Cursor) -> None:
         for table in (self.actions, self.children, self.conferences, self.timeline):
             cur.execute(f"DELETE FROM {table}")
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The batch's statements of apply, sent in runs (projections/batching.py)."""
+        apply_in_runs(self.apply, cur, events)
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         if isinstance(event, CaseConference.Held):

@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.child import Child
 from domain.incident import Incident
+from domain.personal import scrub
 from projections import case_file
 from projections.view import Cursor, in_clause
 
@@ -95,6 +96,15 @@ class ArchiveView:
                                f"incident_id IN {in_clause(len(later))}", later).fetchall()
             reported.update({r["incident_id"]: r["child_id"] for r in rows})
         return reported
+
+    def erase(self, cur: Cursor, child_id: str) -> None:
+        """Crypto-shredding (issue 3): the file is scrubbed by its Erased event; the
+        timeline lines, written before the keys were destroyed, are scrubbed here."""
+        rows = cur.execute(f"SELECT position, entry FROM {self.timeline} WHERE child_id=?",
+                           (child_id,)).fetchall()
+        cur.executemany(f"UPDATE {self.timeline} SET entry=? WHERE child_id=? AND position=?",
+                        [(_dumps(scrub(json.loads(r["entry"]))), child_id, r["position"])
+                         for r in rows])
 
     # --- reads --------------------------------------------------------------------------
 

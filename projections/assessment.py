@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 from domain import assessment as a
 from domain.child import Child
+from domain.personal import ERASED
 from domain.helper import Helper
 from domain.publication import Publication
+from projections.batching import apply_in_runs
 from projections.view import Cursor, iso
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -99,10 +101,19 @@ class AssessmentView:
         for table in self.t.values():
             cur.execute(f"DELETE FROM {table}")
 
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The batch's statements of apply, sent in runs (projections/batching.py)."""
+        apply_in_runs(self.apply, cur, events)
+
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         applier = self._appliers.get(type(event))
         if applier is not None:
             applier(cur, position, event)
+
+    def erase(self, cur: Cursor, child_id: str) -> None:
+        """Crypto-shredding (issue 3): the name goes; the counts keep the child."""
+        cur.execute(f"UPDATE {self.t['children']} SET name=? WHERE child_id=?",
+                    (ERASED, child_id))
 
     # --- recording the facts ------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from domain.child import Child
 from domain.incident import Incident
+from domain.personal import scrub
 from domain.values import event_data
 
 # The facts a complete file (建档) must hold; completeness is the share present.
@@ -35,6 +36,8 @@ def fold(file: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
         file["status"] = event.status
     elif isinstance(event, Child.MergedInto):
         file.update(status="merged", merged_into=event.survivor_id)
+    elif isinstance(event, Child.Erased):
+        file = {**scrub(file), "status": "erased"}  # what a rebuild decodes, too
     elif isinstance(event, Child.Merged):
         # The files whose histories this one now shows (the archive reads their timelines).
         file["absorbed"] = [*file.get("absorbed", []), *event.absorbed_ids]

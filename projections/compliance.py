@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from domain.child import Child
 from domain.incident import Incident
 from projections import case_file
+from projections.batching import apply_in_runs
 from projections.view import Cursor
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -49,6 +50,10 @@ class ComplianceView:
     def reset(self, cur: Cursor) -> None:
         cur.execute(f"DELETE FROM {self.contacts}")
         cur.execute(f"DELETE FROM {self.incidents}")
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The batch's statements of apply, sent in runs (projections/batching.py)."""
+        apply_in_runs(self.apply, cur, events)
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         if isinstance(event, (Child.VisitRecorded, Child.ParentFeedbackGiven)):

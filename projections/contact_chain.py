@@ -7,9 +7,11 @@ from typing import Any
 from domain import contact_chain as rules
 from domain.child import Child
 from domain.helper import Helper
+from domain.personal import ERASED, scrub
 from domain.incident import MANDATORY_REPORT, REPORT_WITHIN_HOURS, Incident, is_overdue
 from projections import case_file
-from projections.view import Cursor
+from projections.batching import WriteBatch
+from projections.view import Cursor, in_clause
 
 # A prefix query reads at most this many keys: enough to rank, never the whole table.
 MAX_KEYS = 400
@@ -99,14 +101,25 @@ class ContactChainView:
     def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
         """Children's events are folded in memory and written once per child and batch;
         helper and incident events, which read or change those rows, flush them first."""
-        batch = _ChildBatch(self, cur)
-        for position, event in events:
+        writes = WriteBatch(cur)  # every statement of the batch is sent in runs
+        batch = _ChildBatch(self, writes, events)
+        for index, (position, event) in enumerate(events):
             if isinstance(event, Child.Event):
-                batch.fold(event)
+                batch.fold(event, index)
             elif isinstance(event, (Helper.Event, Incident.Event)):
                 batch.flush()
-                self.apply(cur, position, event)
+                self.apply(writes, position, event)
         batch.flush()
+        writes.flush()
+
+    def _load_children(self, cur: Cursor, child_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows of these children, in one read."""
+        if not child_ids:
+            return {}
+        rows = cur.execute(f"SELECT child_id, file, confirmed FROM {self.children} WHERE "
+                           f"child_id IN {in_clause(len(child_ids))}", child_ids).fetchall()
+        return {r["child_id"]: {"file": json.loads(r["file"]),
+                                "confirmed": json.loads(r["confirmed"])} for r in rows}
 
     def _write_child(self, cur: Cursor, child_id: str, state: dict[str, Any],
                      keys_changed: bool) -> None:
@@ -117,11 +130,38 @@ class ContactChainView:
             self._write_keys(cur, child_id, state["file"])
 
     def _write_keys(self, cur: Cursor, child_id: str, file: dict[str, Any]) -> None:
-        cur.execute(f"DELETE FROM {self.keys} WHERE child_id=?", (child_id,))
-        if file.get("merged_into"):
-            return  # a merged file is found through the file that absorbed it
+        self._rewrite_keys(cur, {child_id: file})
+
+    def _write_children(self, cur: Cursor, states: dict[str, dict[str, Any]],
+                        rekeyed: set[str]) -> None:
+        """Rows of many children: one executemany per statement, rows before keys."""
+        cur.executemany(f"INSERT INTO {self.children} VALUES (?,?,?) "  # type: ignore[attr-defined]
+                        "ON CONFLICT (child_id) DO UPDATE SET file=excluded.file, "
+                        "confirmed=excluded.confirmed",
+                        [(cid, _dumps(s["file"]), _dumps(s["confirmed"]))
+                         for cid, s in states.items()])
+        self._rewrite_keys(cur, {cid: states[cid]["file"] for cid in states if cid in rekeyed})
+
+    def _rewrite_keys(self, cur: Cursor, files: dict[str, dict[str, Any]]) -> None:
+        """Every deletion first, then every insertion (the children are distinct), so that
+        a batch's keys cost two executemany, not two statements per child."""
+        cur.executemany(f"DELETE FROM {self.keys} WHERE child_id=?",  # type: ignore[attr-defined]
+                        [(child_id,) for child_id in files])
+        # A merged file is found through its survivor; an erased one not at all.
         cur.executemany(f"INSERT INTO {self.keys} VALUES (?,?,?)",  # type: ignore[attr-defined]
-                        [(child_id, kind, key) for kind, key in rules.lookup_keys(file)])
+                        [(child_id, kind, key) for child_id, file in files.items()
+                         if not (file.get("merged_into") or file.get("status") == "erased")
+                         for kind, key in rules.lookup_keys(file)])
+
+    def erase(self, cur: Cursor, child_id: str) -> None:
+        """Crypto-shredding (issue 3): the chain's family part, the lookup keys and the
+        incidents' places go; the Erased event that follows finds nothing left to change."""
+        found = self._load_child(cur, child_id)
+        if found is not None:
+            file = {**scrub(found["file"]), "status": "erased"}
+            self._write_child(cur, child_id, {"file": file, "confirmed": {}}, keys_changed=True)
+        cur.execute(f"UPDATE {self.incidents} SET location=? WHERE child_id=?",
+                    (ERASED, child_id))
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -182,6 +222,15 @@ class ContactChainView:
 
     # --- reads -------------------------------------------------------------------------
 
+    def files(self, cur: Cursor, child_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The files of the children, by id: enough to decide who may see them, before any
+        chain is built."""
+        if not child_ids:
+            return {}
+        rows = cur.execute(f"SELECT child_id, file FROM {self.children} WHERE child_id IN "
+                           f"({','.join('?' * len(child_ids))})", tuple(child_ids)).fetchall()
+        return {r["child_id"]: json.loads(r["file"]) for r in rows}
+
     def chains(self, cur: Cursor, child_ids: list[str], category: str | None,
                now: datetime) -> dict[str, dict[str, Any]]:
         """The chain of each known child, with its file, by child id: two queries in all."""
@@ -209,18 +258,22 @@ class ContactChainView:
         def values(*fields: str) -> list[Any]:
             return sorted({f.get(field) or "" for f in files for field in fields})
 
-        schools, classes = values("school"), values("class_name")
+        # The children's own (school, class) pairs, not every school × every class named:
+        # at county scale that cross product brought back hundreds of teachers.
+        classes = sorted({(f.get("school") or "", f.get("class_name") or "") for f in files})
         villages, townships = values("village"), values("township")
         paired = sorted({i for f in files for i in f.get("pairings") or {}})
-        groups = [schools, classes, villages, townships, paired or [""]]
+        groups = [villages, townships, paired or [""]]
         marks = [",".join("?" * len(g)) for g in groups]
+        pairs = ",".join("(?,?)" for _ in classes)
         rows = cur.execute(
             f"SELECT helper_id, details, confirmed_at FROM {self.helpers} WHERE "
-            f"(role='class_teacher' AND school IN ({marks[0]}) AND class_name IN ({marks[1]}))"
-            f" OR (role IN ('child_director','grid_worker') AND village IN ({marks[2]}))"
-            f" OR (role='township_supervisor' AND township IN ({marks[3]}))"
-            f" OR helper_id IN ({marks[4]})",
-            tuple(v for g in groups for v in g)).fetchall()
+            f"(role='class_teacher' AND (school, class_name) IN (VALUES {pairs}))"
+            f" OR (role IN ('child_director','grid_worker') AND village IN ({marks[0]}))"
+            f" OR (role='township_supervisor' AND township IN ({marks[1]}))"
+            f" OR helper_id IN ({marks[2]})",
+            (*[v for pair in classes for v in pair], *[v for g in groups for v in g])
+        ).fetchall()
         return [{**json.loads(r["details"]), "helper_id": r["helper_id"],
                  "confirmed_at": r["confirmed_at"]} for r in rows]
 
@@ -308,16 +361,31 @@ def _next_child_state(found: dict[str, Any] | None, event: Any) -> dict[str, Any
 class _ChildBatch:
     """Children's rows of one batch, loaded once, folded in memory, written on flush."""
 
-    def __init__(self, view: ContactChainView, cur: Cursor) -> None:
-        self.view, self.cur = view, cur
+    def __init__(self, view: ContactChainView, cur: Cursor,
+                 events: list[tuple[int, Any]] | None = None) -> None:
+        self.view, self.cur, self.events = view, cur, events or []
         self.states: dict[str, dict[str, Any] | None] = {}
         self.before: dict[str, Any] = {}  # searchable facts as stored, to rewrite keys once
+        self.stored: dict[str, dict[str, Any]] | None = None  # rows as of the last flush
 
-    def fold(self, event: Any) -> None:
+    def _preload(self, event: Any, index: int | None) -> dict[str, dict[str, Any]]:
+        """The stored rows of the children of the events up to the next helper or incident
+        event (which flushes): one read instead of one per child."""
+        ids = {str(event.originator_id)}
+        for _, later in self.events[index:] if index is not None else []:
+            if isinstance(later, (Helper.Event, Incident.Event)):
+                break
+            if isinstance(later, Child.Event):
+                ids.add(str(later.originator_id))
+        return self.view._load_children(self.cur, sorted(ids))
+
+    def fold(self, event: Any, index: int | None = None) -> None:
         child_id = str(event.originator_id)
         if child_id not in self.states:
+            if self.stored is None:
+                self.stored = self._preload(event, index)
             stored = (None if isinstance(event, Child.Registered)
-                      else self.view._load_child(self.cur, child_id))
+                      else self.stored.get(child_id))
             self.states[child_id] = stored
             self.before[child_id] = _searchable(stored["file"]) if stored else None
         found = self.states[child_id]
@@ -329,9 +397,12 @@ class _ChildBatch:
             self.states[child_id] = following
 
     def flush(self) -> None:
-        for child_id, state in self.states.items():
-            if state is not None and state.pop("dirty", False):
-                changed = self.before[child_id] != _searchable(state["file"])
-                self.view._write_child(self.cur, child_id, state, changed)
+        dirty = {child_id: state for child_id, state in self.states.items()
+                 if state is not None and state.pop("dirty", False)}
+        rekeyed = {child_id for child_id, state in dirty.items()
+                   if self.before[child_id] != _searchable(state["file"])}
+        if dirty:
+            self.view._write_children(self.cur, dirty, rekeyed)
         self.states.clear()
         self.before.clear()
+        self.stored = None

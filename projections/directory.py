@@ -5,6 +5,7 @@ from typing import Any
 
 from domain.child import Child
 from domain.helper import Helper
+from projections.batching import apply_in_runs
 from projections.view import Cursor
 
 
@@ -30,6 +31,10 @@ class DirectoryView:
     def reset(self, cur: Cursor) -> None:
         cur.execute(f"DELETE FROM {self.helpers}")
         cur.execute(f"DELETE FROM {self.pairings}")
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The batch's statements of apply, sent in runs (projections/batching.py)."""
+        apply_in_runs(self.apply, cur, events)
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         if isinstance(event, Helper.Registered):

@@ -7,11 +7,14 @@ the same ID number twice is refused at registration). The pairs are found by one
 over this view's table, on an index of the birth date.
 """
 
+from functools import lru_cache
 from typing import Any
 
 from pypinyin import lazy_pinyin
 
 from domain.child import Child
+from domain.personal import ERASED
+from projections.batching import apply_in_runs
 from projections.view import Cursor
 
 MATCH = ("(a.name = b.name OR a.pinyin = b.pinyin) AND (a.guardian_phone = b.guardian_phone OR "
@@ -19,6 +22,7 @@ MATCH = ("(a.name = b.name OR a.pinyin = b.pinyin) AND (a.guardian_phone = b.gua
 SHOWN = ("child_id", "name", "birth_date", "school", "class_name", "township", "village")
 
 
+@lru_cache(maxsize=65536)  # pinyin is slow; a rebuild meets each name many times
 def full_pinyin(name: str) -> str:
     """张晓明 -> zhangxiaoming: characters that sound alike are one name here."""
     return "".join(lazy_pinyin(name, errors="ignore")).lower()
@@ -45,6 +49,10 @@ class DuplicatesView:
     def reset(self, cur: Cursor) -> None:
         cur.execute(f"DELETE FROM {self.children}")
 
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The batch's statements of apply, sent in runs (projections/batching.py)."""
+        apply_in_runs(self.apply, cur, events)
+
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         child_id = str(getattr(event, "originator_id", ""))
         if isinstance(event, Child.Registered):
@@ -61,6 +69,10 @@ class DuplicatesView:
             self._set(cur, child_id, status=event.status)
         elif isinstance(event, Child.MergedInto):
             self._set(cur, child_id, status="merged")
+
+    def erase(self, cur: Cursor, child_id: str) -> None:
+        """Crypto-shredding (issue 3): no name or phone left to match on."""
+        self._set(cur, child_id, name=ERASED, pinyin="", guardian_phone=None, status="erased")
 
     def _set(self, cur: Cursor, child_id: str, **values: Any) -> None:
         assignments = ", ".join(f"{column}=?" for column in values)
@@ -80,7 +92,8 @@ class DuplicatesView:
             "a.name = b.name AS same_name, a.guardian_phone = b.guardian_phone AS same_phone, "
             "(a.township = b.township AND a.village = b.village) AS same_village "
             f"FROM {t} a JOIN {t} b ON b.birth_date = a.birth_date AND b.position > a.position "
-            f"WHERE a.status <> 'merged' AND b.status <> 'merged' AND {MATCH} "
+            f"WHERE a.status NOT IN ('merged', 'erased') AND b.status NOT IN ('merged', 'erased') "
+            f"AND {MATCH} "
             "AND a.has_id_number + b.has_id_number < 2 "
             "AND (a.position > ? OR (a.position = ? AND b.position > ?)) "
             f"AND a.child_id IN {within} AND b.child_id IN {within} "

@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.child import Child
 from domain.grant import Grant, Programme
+from projections.batching import apply_in_runs
 from projections.view import Cursor
 
 FILTERS = ("programme", "period", "agency", "township")
@@ -52,6 +53,10 @@ class GrantsAuditView:
     def reset(self, cur: Cursor) -> None:
         for table in (self.programmes, self.grants, self.children, self.statuses):
             cur.execute(f"DELETE FROM {table}")
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The batch's statements of apply, sent in runs (projections/batching.py)."""
+        apply_in_runs(self.apply, cur, events)
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         if isinstance(event, Child.Registered):

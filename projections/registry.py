@@ -1,6 +1,7 @@
 """The registry (台帐): one row per child, filtered by place, school, class, status, name."""
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from pypinyin import Style, lazy_pinyin
@@ -15,6 +16,7 @@ COLUMNS = ("name", "sex", "birth_date", "school", "grade", "class_name", "townsh
            "status", "left_behind_type")
 
 
+@lru_cache(maxsize=65536)  # pinyin is slow; a rebuild meets each name many times
 def name_pinyin(name: str) -> str:
     """张小明 -> 'zhangxiaoming zxm': full pinyin and initials, for searching by name."""
     syllables = lazy_pinyin(name, errors="ignore")
@@ -35,6 +37,9 @@ class RegistryView:
                     "position BIGINT NOT NULL, name TEXT, pinyin TEXT, sex TEXT, birth_date TEXT,"
                     " school TEXT, grade TEXT, class_name TEXT, township TEXT, village TEXT, "
                     "status TEXT, left_behind_type TEXT, completeness REAL, file TEXT NOT NULL)")
+        # Pages walk the registry in registration order, from a cursor position.
+        cur.execute(f"CREATE INDEX IF NOT EXISTS registry_position ON {self.children} "
+                    "(position)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS registry_place ON {self.children} "
                     "(township, village, school, class_name)")
 
@@ -73,7 +78,8 @@ class RegistryView:
 
     @staticmethod
     def _row(child_id: str, position: int, file: dict[str, Any]) -> tuple[Any, ...]:
-        return (child_id, position, name_pinyin(file["name"]),
+        erased = file.get("status") == "erased"
+        return (child_id, position, "" if erased else name_pinyin(file["name"]),
                 case_file.completeness(file)["ratio"], json.dumps(file, ensure_ascii=False),
                 *[file[c] for c in COLUMNS])
 

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from domain.user import User
+from projections.batching import apply_in_runs
 from projections.view import Cursor
 
 
@@ -23,6 +24,10 @@ class UsersView:
 
     def reset(self, cur: Cursor) -> None:
         cur.execute(f"DELETE FROM {self.users}")
+
+    def apply_batch(self, cur: Cursor, events: list[tuple[int, Any]]) -> None:
+        """The batch's statements of apply, sent in runs (projections/batching.py)."""
+        apply_in_runs(self.apply, cur, events)
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         if isinstance(event, User.Created):

@@ -16,6 +16,7 @@ from eventsourcing.persistence import (
     ConnectionUnavailableError,
     IntegrityError,
     JSONTranscoder,
+    Mapper,
     OperationalError,
     Transcoding,
 )
@@ -67,6 +68,9 @@ class Qianshou(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        if hasattr(self.recorder, "seal_keys"):  # new seal keys commit with their events
+            self.recorder.seal_keys = self.keys
+            self.keys.with_events = True
         self.on_saved: list[Callable[[int], None]] = []
         # Writers of one aggregate in this process queue here instead of retrying;
         # other processes are still kept honest by optimistic concurrency.
@@ -74,6 +78,13 @@ class Qianshou(Application[UUID]):
         # When the store last failed a command (database away): commands queued on a stripe
         # behind it give up at once instead of each waiting out the pool's timeout in turn.
         self._store_failed_at = 0.0
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """A child's personal fields are sealed with keys erasure destroys (issue 3)."""
+        from infra.sealing import KeyStore, SealingMapper  # infra builds on this module
+
+        self.keys = KeyStore(self.factory.datastore)
+        return SealingMapper(self.construct_transcoder(), self.keys)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

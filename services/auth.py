@@ -56,10 +56,15 @@ class TokenService:
             claims: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"])
         except jwt.PyJWTError:
             raise AuthError("invalid or expired token") from None
-        account = self._account(claims["sub"])
+        return self.actor_named(claims["sub"])
+
+    def actor_named(self, username: str) -> Actor:
+        """The account as an actor (for tokens, and for the CLI's --as); refused when unknown
+        or disabled."""
+        account = self._account(username)
         if account is None or account.disabled:
             raise AuthError("this account is disabled")
-        return Actor(user_id=str(user_id_for(claims["sub"])), username=claims["sub"],
+        return Actor(user_id=str(user_id_for(username)), username=username,
                      agency=account.user_agency, role=account.role,
                      jurisdiction=dict(account.jurisdiction))
 

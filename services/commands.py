@@ -149,6 +149,12 @@ class ChangeStatus(Command):
     reason: Reason
 
 
+class EraseChild(Command):
+    """The reason is kept in clear for the auditors: it must name no personal data."""
+
+    reason: Reason
+
+
 class MergeChild(Command):
     """合并重复档案: the file in the path is merged into the file named by `into`."""
 

@@ -80,6 +80,15 @@ class Handlers:
 
         return self.app.execute(decide, actor=actor, idem=idem, lock_key=child_id)
 
+    def erase_child(self, child_id: UUID, cmd: c.EraseChild, actor: Actor,
+                    idem: IdempotencyRequest | None) -> Answer:
+        """Record the erasure, then destroy the keys at once; the projections destroy them
+        again on the Erased event, so a crash between the two still ends erased."""
+        answer = self.change_child(child_id, "child.erase", lambda ch: ch.erase(cmd.reason),
+                                   actor, idem)
+        self.app.keys.shred_now(str(child_id))
+        return answer
+
     def change_child(self, child_id: UUID, action: str, change: Callable[[Child], None],
                      actor: Actor, idem: IdempotencyRequest | None) -> Answer:
         """Every command on an existing file: load it fresh, apply one change, save."""

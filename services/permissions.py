@@ -52,6 +52,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "access.audit": {"admin", "township_supervisor"},
     # Duplicates (issue 7): only an administrator merges one child's file into another.
     "child.merge": {"admin"},
+    # Erasure (issue 3): only an administrator, with a reason, after the case is closed.
+    "child.erase": {"admin"},
     "dashboard.read": STAFF | {"auditor"},
     # Case review (issue 7): every carer of the child reads the review and completes the
     # actions assigned to them; agency staff hold the conferences.
@@ -101,6 +103,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/children/{child_id}/conduct-violations"): Rule("child.violation"),
     ("POST", "/children/{child_id}/honours"): Rule("child.honour"),
     ("POST", "/children/{child_id}/status"): Rule("child.status"),
+    ("POST", "/children/{child_id}/erasure"): Rule("child.erase"),
     ("POST", "/helpers"): Rule("helper.register"),
     ("GET", "/helpers/{helper_id}"): Rule("helper.read"),
     ("GET", "/children/{child_id}/contact-chain"): Rule("emergency.lookup", "child_id",
@@ -146,6 +149,12 @@ ROUTES.update({
     ("POST", "/ui/incidents"): Rule("incident.report"),
     ("GET", "/ui/incidents/{incident_id}"): Rule("incident.report"),
     ("POST", "/ui/incidents/{incident_id}/contact-attempts"): Rule("incident.report"),
+    ("POST", "/ui/incidents/{incident_id}/escalations"): Rule("incident.report"),
+    ("POST", "/ui/incidents/{incident_id}/resolution"): Rule("incident.report"),
+    # Break-glass from the page: the lookup's own reason check and flagged access log.
+    ("POST", "/ui/emergency/break-glass"): Rule("emergency.lookup"),
+    ("GET", "/ui/dashboards/compliance"): Rule("dashboard.read"),
+    ("GET", "/ui/dashboards/compliance.xlsx"): Rule("dashboard.read"),
     ("GET", "/ui/children"): Rule("child.read"),
     ("GET", "/ui/children/export.xlsx"): Rule("child.read"),
     ("GET", "/ui/children/{child_id}"): Rule("child.read", "child_id"),

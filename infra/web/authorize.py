@@ -41,7 +41,11 @@ BreakGlass = Annotated[str | None, Query(max_length=MAX_TEXT, description=(
 
 def reason_given(request: Request, name: str) -> str | None:
     """A stated purpose or break-glass reason from the query, checked for length."""
-    value = request.query_params.get(name)
+    return checked_reason(name, request.query_params.get(name))
+
+
+def checked_reason(name: str, value: str | None) -> str | None:
+    """A purpose or break-glass reason, however it came (query or form), checked."""
     if value is None:
         return None
     if len(value) > MAX_TEXT:

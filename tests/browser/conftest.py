@@ -5,11 +5,13 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import uvicorn
 
@@ -18,7 +20,7 @@ from infra.services import Services
 from infra.settings import Settings
 from infra.web.app import create_app
 from services import commands as c
-from tests.conftest import ADMIN_PASSWORD, child_body
+from tests.conftest import ADMIN_PASSWORD, PG_URL, _pg_available, child_body
 
 CHROMIUM = Path(os.environ.get("QIANSHOU_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -63,11 +65,33 @@ def serve(settings: Settings) -> Iterator[LiveServer]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("live")
-    yield from serve(Settings(database_url=f"sqlite:///{folder}/qianshou.db",
-                              secret_key="browser-test-" + "x" * 32, log_json=True))
+# A browser test runs on both stores unless marked `sqlite_only`: PostgreSQL keeps the
+# caseworker's main path (sign-in, lookup, incident, visit, break-glass) and the rest,
+# which only exercise the pages, stay on SQLite to keep the browser run short.
+sqlite_only = pytest.mark.parametrize("live", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server per module and store: a fresh SQLite file or PostgreSQL schema."""
+    secret = "browser-test-" + "x" * 32
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("live")
+        yield from serve(Settings(database_url=f"sqlite:///{folder}/qianshou.db",
+                                  secret_key=secret, log_json=True))
+        return
+    if not _pg_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL not reachable at {PG_URL} (CI=true: never skip)")
+        pytest.skip("PostgreSQL not reachable; CI=true turns this into a failure")
+    schema = f"b_{uuid.uuid4().hex[:12]}"
+    try:
+        yield from serve(Settings(database_url=f"{PG_URL}?schema={schema}", secret_key=secret,
+                                  log_json=True))
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(scope="session")

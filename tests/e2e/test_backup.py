@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from domain.actor import SYSTEM
-from infra.backup import BackupError, StoreNotEmpty, export_events, import_events, restore
+from infra.backup import (BackupError, StoreNotEmpty, export_events, import_events, keys_path,
+                          restore)
 from infra.cli import app as cli
 from infra.demo import demo_id, load_demo
 from infra.services import VIEW_CLASSES, Services, build_services
@@ -125,7 +126,7 @@ def test_restore_gives_the_same_chain_head_and_identical_views(
         api: Api, target: Services, tmp_path: Path) -> None:
     source = realistic_store(api)
     path = tmp_path / "events.jsonl"
-    exported = export_events(source.app.recorder, path)
+    exported = export_events(source.app.recorder, path, keys=source.app.keys)
     assert (exported.position, exported.head_hash) == tuple(ledger_head(source).values())
 
     imported = import_events(target.app, target.db, path)
@@ -148,7 +149,7 @@ def test_the_restored_store_takes_new_events_after_the_last_position(
     source: Services = api.client.app.state.services  # type: ignore[attr-defined]
     load_demo(source, children=1)
     path = tmp_path / "events.jsonl"
-    exported = export_events(source.app.recorder, path)
+    exported = export_events(source.app.recorder, path, keys=source.app.keys)
     import_events(target.app, target.db, path)
     answer = target.handlers.create_user(c.CreateUser(
         username="after.restore", password="a-long-password", agency="township",
@@ -163,7 +164,7 @@ def _exported(api: Api, tmp_path: Path) -> tuple[Path, list[str]]:
     source: Services = api.client.app.state.services  # type: ignore[attr-defined]
     load_demo(source, children=2)
     path = tmp_path / "events.jsonl"
-    export_events(source.app.recorder, path)
+    export_events(source.app.recorder, path, keys=source.app.keys)
     return path, path.read_text(encoding="utf-8").splitlines(keepends=True)
 
 
@@ -197,8 +198,8 @@ def test_an_altered_event_is_refused_at_its_line_and_position(
     path, lines = _exported(api, tmp_path)
     number = next(i for i, line in enumerate(lines) if '"domain.child:Child.Registered"' in line)
     altered = json.loads(lines[number])
-    assert altered["state"]["guardian"]["phone"].startswith("138")
-    altered["state"]["guardian"]["phone"] = "13999999999"  # a changed phone: same shape
+    assert altered["state"]["profile"]["class_name"].startswith("六(")
+    altered["state"]["profile"]["class_name"] = "六(9)班"  # a changed class: same shape
     lines[number] = json.dumps(altered, ensure_ascii=False) + "\n"
     path.write_text("".join(lines), encoding="utf-8")
     error = _refused(target, path)
@@ -241,7 +242,7 @@ def test_import_refuses_a_store_that_holds_events(api: Api, tmp_path: Path) -> N
     source: Services = api.client.app.state.services  # type: ignore[attr-defined]
     load_demo(source, children=1)
     path = tmp_path / "events.jsonl"
-    export_events(source.app.recorder, path)
+    export_events(source.app.recorder, path, keys=source.app.keys)
     count = source.app.max_position()
     with pytest.raises(StoreNotEmpty):
         import_events(source.app, source.db, path)
@@ -285,7 +286,7 @@ def test_sqlite_backup_restores_into_postgresql(tmp_path: Path) -> None:
         load_demo(source, children=4)
         source.runner.catch_up()
         path = tmp_path / "events.jsonl"
-        exported = export_events(source.app.recorder, path)
+        exported = export_events(source.app.recorder, path, keys=source.app.keys)
         import_events(target.app, target.db, path)
         target.runner.catch_up()
         assert ledger_head(target) == ledger_head(source)
@@ -311,3 +312,12 @@ def test_export_fails_when_the_store_no_longer_matches_its_own_ledger(
     tamper(RawStore(database_url), "change", 3, 0)
     exported = runner.invoke(cli, ["export", "events", str(tmp_path / "backup.jsonl")])
     assert exported.exit_code == 1 and "qianshou ledger verify" in exported.output
+
+
+def test_a_backup_without_its_keys_file_is_refused(
+        api: Api, target: Services, tmp_path: Path) -> None:
+    """Without the seal keys every personal field would restore as erased: refused whole."""
+    path, _ = _exported(api, tmp_path)
+    keys_path(path).unlink()
+    error = _refused(target, path)
+    assert "keys file" in error.reason and target.app.max_position() == 0

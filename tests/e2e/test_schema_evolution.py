@@ -41,7 +41,7 @@ def v1_url(database_url: str, tmp_path: Path) -> str:
         return f"sqlite:///{copy}"
     source, target = _services(f"sqlite:///{copy}"), _services(database_url)
     try:
-        export_events(source.app.recorder, tmp_path / "v1.jsonl")
+        export_events(source.app.recorder, tmp_path / "v1.jsonl", keys=source.app.keys)
         import_events(target.app, target.db, tmp_path / "v1.jsonl")
     finally:
         source.close()

@@ -255,7 +255,9 @@ def markers_in_store(settings: Settings) -> Counter[str]:
         start = 1
         while batch := app.recorder.select_notifications(start, 1000):
             for notification in batch:
-                found.update(MARKER.findall(notification.state.decode("utf-8", "replace")))
+                # Decoded: the marker's free-text field is sealed in the stored bytes.
+                event = app.mapper.to_domain_event(notification)
+                found.update(MARKER.findall(str(vars(event))))
             start = batch[-1].id + 1
         return found
     finally:

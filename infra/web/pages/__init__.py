@@ -10,12 +10,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from infra.web.pages import auth, children, emergency, importing, reports, session
+from infra.web.pages import (auth, children, emergency, importing, incidents, reports,
+                             session)
 
 STATIC = Path(__file__).parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for part in (auth.router, emergency.router, importing.router, children.router, reports.router):
+for part in (auth.router, emergency.router, incidents.router, importing.router,
+             children.router, reports.router):
     router.include_router(part)
 
 

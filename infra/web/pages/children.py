@@ -33,6 +33,9 @@ router = APIRouter(prefix="/ui")
 FILTERS = ("township", "village", "school", "class_name", "status")
 PAGE_SIZE = 50
 EXPORT_MAX = 20000
+# 见到儿童本人: three answers; "" (not stated) is None, as on visits recorded before it was
+# asked. Anything else is left for the command to refuse, naming the field.
+SEEN: dict[str, bool | None] = {"true": True, "false": False, "": None}
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -120,11 +123,12 @@ def record_visit(request: Request, child_id: UUID, s: ServicesDep, actor: PageAc
     phones = [p.strip() for p in str(form.get("contacts_confirmed") or "").replace("，", ",")
               .split(",") if p.strip()]
     form = {**form, "contacts_confirmed": phones,
-            "needs_followup": bool(form.get("needs_followup"))}
+            "needs_followup": bool(form.get("needs_followup")),
+            "child_seen": SEEN.get(form.get("child_seen") or "", form.get("child_seen"))}
     return _change(request, s, actor, child_id, form, "visit", c.RecordVisit, "child.visit",
                    lambda cmd: lambda ch: ch.record_visit(
                        cmd.occurred_at, cmd.kind, cmd.findings, cmd.needs_followup,
-                       cmd.contacts_confirmed))
+                       cmd.contacts_confirmed, cmd.child_seen))
 
 
 @router.post("/children/{child_id}/parent-feedback", response_class=HTMLResponse)

@@ -1,33 +1,33 @@
-"""Emergency pages: one search box → children and whom to call; report; tick off the calls.
+"""Emergency pages: one search box → children and whom to call; break-glass; report.
 
-Lookup reuses the API's own endpoint function (jurisdiction filter, access log and all);
-reports and contact attempts go through the same incident handlers as POST /incidents.
+Lookup reuses the API's own endpoint function (jurisdiction filter, access log, break-glass
+and all); a report goes through the same incident handlers as POST /incidents, and then the
+incident's own page (pages/incidents.py) takes over.
 """
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from domain.child import Child
 from domain.contact_chain import CATEGORIES
-from domain.errors import DomainError, NotFound
-from domain.incident import Incident
+from domain.errors import DomainError
 from domain.values import utcnow
 from infra.services import Services
 from infra.web.dependencies import ServicesDep
-from infra.web.pages.session import (CST, FormFields, PageActor, PageError, caught_up,
-                                     lang_of, problems_of, render, see_other, status_of)
+from infra.web.pages.session import (CST, FormFields, PageActor, caught_up, lang_of,
+                                     problems_of, render, see_other, status_of)
 from infra.web.routers import emergency as api
 from services import incident_handlers as ih
-from services.jurisdiction import require_reach
-from services.permissions import require
+from services.jurisdiction import reach_clause
+from services.permissions import PERMISSIONS
 
 router = APIRouter(prefix="/ui")
 SEVERITIES = ("low", "medium", "high", "critical")
+# The open incidents listed under the search: enough for a township's week.
+OPEN_INCIDENTS = 50
 
 
 def now_local() -> str:
@@ -52,19 +52,50 @@ def emergency(request: Request, s: ServicesDep, actor: PageActor, q: str = "",
     return _emergency_page(request, s, actor, q, category)
 
 
+@router.post("/emergency/break-glass", response_class=HTMLResponse)
+def break_glass(request: Request, s: ServicesDep, actor: PageActor,
+                form: FormFields) -> HTMLResponse:
+    """紧急查看: the same search outside one's jurisdiction, with a stated reason.
+
+    A POST with the session's CSRF token, not a link: a flagged read is a deliberate act in
+    the reader's name, and the reason stays out of URLs and browser history. The search
+    itself is the API's, given the reason as its `break_glass` argument, so
+    authorize.checked_reason checks it and the access log flags the read for review.
+    """
+    q, category = str(form.get("q") or ""), str(form.get("category") or "")
+    reason = str(form.get("break_glass") or "")
+    return _emergency_page(request, s, actor, q, category, glass_reason=reason)
+
+
 def _emergency_page(request: Request, s: Services, actor: Any, q: str, category: str,
-                    report: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
-    """The search and its hits; `report` carries a refused report's values and problems."""
+                    report: dict[str, Any] | None = None, status: int = 200,
+                    glass_reason: str | None = None) -> HTMLResponse:
+    """The search and its hits; `report` carries a refused report's values and problems;
+    `glass_reason` marks a break-glass search (hits beyond the jurisdiction shown)."""
     hits, problems = [], {}
-    if q.strip():
+    if q.strip() or glass_reason is not None:
         try:
             hits = api.lookup(request, s, actor, q=q[:100], category=category or None,
-                              limit=10, purpose=None, break_glass=None)["items"]
+                              limit=10, purpose=None, break_glass=glass_reason)["items"]
         except DomainError as error:
-            problems, status = problems_of(error, lang_of(request)), 422
+            problems, status = problems_of(error, lang_of(request)), status_of(error)
+    open_incidents = _open_incidents(s, actor)
+    for hit in hits:
+        hit["incidents"] = [i for i in open_incidents if i["child_id"] == hit["child_id"]]
     return render(request, "emergency.html", status=status, q=q, category=category,
                   hits=hits, problems=problems, categories=CATEGORIES, severities=SEVERITIES,
-                  now=now_local(), report=report or {})
+                  now=now_local(), report=report or {}, open_incidents=open_incidents,
+                  glass=glass_reason is not None and not problems, glass_reason=glass_reason)
+
+
+def _open_incidents(s: Services, actor: Any) -> list[dict[str, Any]]:
+    """Open incidents in the reader's reach, newest first, overdue reports marked."""
+    if actor.role not in PERMISSIONS["incident.read"]:
+        return []
+    with s.db.reading() as cur:
+        return list(s.views["contact_chain"].incident_list(
+            cur, "open", None, utcnow(), OPEN_INCIDENTS, reach_clause(actor,
+                                                                      s.directory.pairings)))
 
 
 @router.post("/incidents", response_class=HTMLResponse)
@@ -82,57 +113,3 @@ def report(request: Request, s: ServicesDep, actor: PageActor, form: FormFields)
                                status_of(error))
     caught_up(s, result.position)
     return see_other(f"/ui/incidents/{result.body['id']}")
-
-
-def _incident(s: Services, incident_id: UUID, actor: Any) -> tuple[Incident, list[Any]]:
-    """The incident's events, read from the store: the page shows every step at once."""
-    events = list(s.app.events.get(incident_id))
-    if not events or not isinstance(events[0], Incident.Reported):
-        raise PageError(404, "not_found")
-    child = s.app.load(UUID(events[0].child_id), Child, "child")
-    try:
-        require_reach(actor, child.place)
-    except DomainError:
-        raise PageError(404, "not_found") from None
-    return s.app.repository.get(incident_id), events
-
-
-@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident(request: Request, incident_id: UUID, s: ServicesDep,
-             actor: PageActor) -> HTMLResponse:
-    return _incident_page(request, s, actor, incident_id)
-
-
-def _incident_page(request: Request, s: Services, actor: Any, incident_id: UUID,
-                   problems: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
-    require(actor, "incident.report")
-    found, events = _incident(s, incident_id, actor)
-    with s.db.reading() as cur:
-        chains = s.views["contact_chain"].chains(cur, [found.child_id], found.category,
-                                                 utcnow())
-    if found.child_id not in chains:
-        raise PageError(404, "not_found")
-    attempts = [e for e in events if isinstance(e, Incident.ContactAttempted)]
-    tried = {(a.contact_role, a.phone): a.reached for a in attempts}
-    return render(request, "incident.html", status=status, incident=found,
-                  reported=events[0], file=chains[found.child_id]["file"],
-                  chain=chains[found.child_id]["chain"], attempts=attempts, tried=tried,
-                  problems=problems or {})
-
-
-@router.post("/incidents/{incident_id}/contact-attempts", response_class=HTMLResponse)
-def attempt(request: Request, incident_id: UUID, s: ServicesDep, actor: PageActor,
-            form: FormFields) -> Response:
-    body = {k: form.get(k) or None for k in ("contact_role", "name", "phone", "channel")}
-    body = {k: v for k, v in body.items() if v is not None}
-    body.update(reached=form.get("reached") == "true", note=form.get("note") or "")
-    try:
-        cmd = ih.RecordContactAttempt.model_validate(body)
-        result = ih.IncidentHandlers(s.app).attempt_contact(incident_id, cmd, actor, None)
-    except NotFound:
-        raise PageError(404, "not_found") from None
-    except (ValidationError, DomainError) as error:
-        return _incident_page(request, s, actor, incident_id,
-                              problems_of(error, lang_of(request)), status_of(error))
-    caught_up(s, result.position)  # the child's timeline, one link away, shows the call
-    return see_other(f"/ui/incidents/{incident_id}#attempts")

@@ -6,6 +6,8 @@ shows a bare key. Enum values of the API (roles, kinds, categories) are translat
 
 from typing import Any
 
+from infra.web.routers.dashboards import LABELS as DASHBOARD_LABELS
+
 LANGS = ("zh", "en")
 
 ZH: dict[str, str] = {
@@ -59,6 +61,26 @@ ZH: dict[str, str] = {
     "programme": "项目", "period": "期间", "agency": "单位", "count": "笔数",
     "approved": "批准（元）", "disbursed": "发放（元）", "revoked": "撤销（元）",
     "totals": "汇总", "none": "无", "contact": "联系人", "event": "事项", "content": "内容",
+    # Incidents: escalation and resolution (强制报告: abuse goes to police within 24 hours).
+    "reported_at": "报告时间", "mandatory_report": "侵害类事件须在 %d 小时内向公安机关报告（强制报告）。",
+    "police_told": "已报警：", "police_not_told": "尚未报警。", "escalations": "上报记录",
+    "escalated_to": "上报至", "escalate": "上报", "resolution": "处置结果",
+    "resolve": "处置完毕，结案", "outcome": "处置结果", "outcome_hint": "如：已送医，伤情稳定",
+    "open_incidents": "未结突发事件", "incident_open_link": "查看事件",
+    # Break-glass (紧急查看): a read outside the jurisdiction, with a reason, reviewed later.
+    "break_glass": "紧急查看", "break_glass_offer": "找不到？该儿童可能不在您的辖区",
+    "break_glass_hint": "不在您辖区内的儿童，只能在紧急情况下查看联系人。请写明原因：此次查看会被记录，由儿童督导员复核。",
+    "break_glass_reason": "紧急查看的原因", "break_glass_done": "紧急查看已记录，待儿童督导员复核。原因：",
+    # The visit form: did the visitor see the child (见到儿童本人)?
+    "child_seen": "见到儿童本人", "yes": "是", "no": "否", "not_stated": "未说明",
+    "seen": "见到本人", "not_seen": "未见到本人",
+    # The compliance dashboard.
+    "nav_compliance": "达标情况", "compliance_title": "关爱服务达标情况", "month": "月份",
+    "figure": "指标", "percent": "百分比", "children_lacking": "未达标儿童",
+    "children_concerned": "涉及儿童", "computed_at": "统计时间", "all_met": "全部达标",
+    # A file's missing facts (projections/case_file.REQUIRED_FACTS) beyond the plain fields.
+    "guardian.name": "监护人姓名", "guardian.phone": "监护人电话", "guardian.address": "监护人住址",
+    "parents.phone": "父母电话", "paired_helper": "结对帮扶人",
 }
 
 EN: dict[str, str] = {
@@ -118,6 +140,30 @@ EN: dict[str, str] = {
     "agency": "Agency", "count": "Count", "approved": "Approved (yuan)",
     "disbursed": "Disbursed (yuan)", "revoked": "Revoked (yuan)", "totals": "Totals",
     "none": "none", "contact": "Contact", "event": "Event", "content": "Details",
+    "reported_at": "Reported",
+    "mandatory_report": "Abuse must be reported to the police within %d hours (mandatory report).",
+    "police_told": "Police told:", "police_not_told": "Police not told yet.",
+    "escalations": "Escalations", "escalated_to": "Escalated to", "escalate": "Escalate",
+    "resolution": "Resolution", "resolve": "Resolve and close", "outcome": "Outcome",
+    "outcome_hint": "e.g. taken to hospital, stable", "open_incidents": "Open incidents",
+    "incident_open_link": "Open incident", "break_glass": "Emergency access",
+    "break_glass_offer": "Not found? The child may be outside your jurisdiction",
+    "break_glass_hint": "A child outside your jurisdiction can be looked up in an emergency "
+    "only. Give the reason: the access is recorded for the township supervisor's review.",
+    "break_glass_reason": "Reason for emergency access",
+    "break_glass_done": "Emergency access recorded for the township supervisor's review. "
+    "Reason:", "child_seen": "Saw the child in person", "yes": "Yes", "no": "No",
+    "not_stated": "Not stated", "seen": "child seen", "not_seen": "child not seen",
+    "nav_compliance": "Compliance", "compliance_title": "Compliance dashboard",
+    "month": "Month", "figure": "Figure", "percent": "Percent",
+    "children_lacking": "Children lacking it", "children_concerned": "Children concerned",
+    "computed_at": "Computed", "all_met": "all met", "guardian.name": "guardian's name",
+    "guardian.phone": "guardian's phone", "guardian.address": "guardian's address",
+    "parents.phone": "parents' phones", "paired_helper": "paired helper",
+    "fig_registered": "Registered children", "fig_complete_files": "Complete files",
+    "fig_paired": "Paired with a helper", "fig_visited": "Visited this month",
+    "fig_parent_feedback": "Parents given feedback this month",
+    "fig_open_incidents": "Open incidents", "fig_overdue_actions": "Overdue actions",
 }
 
 # API values shown to people. Chinese only: English readers see the code itself.
@@ -149,7 +195,13 @@ VALUES_ZH: dict[str, str] = {
     "not_registered_at_payment": "发放时未建档", "closed_at_payment": "发放时已结案",
     "not_left_behind_at_payment": "发放时已不属留守",
     "rank_first": "第一名奖", "rank_top5": "优秀奖", "progress": "进步奖",
+    "police": "公安机关（110）", "hospital": "医院", "civil_affairs": "民政部门",
+    "open": "处理中", "resolved": "已处置",
 }
+
+
+# The dashboard's figures in Chinese are the spreadsheet's headings, word for word.
+ZH.update({f"fig_{key}": label for key, label in DASHBOARD_LABELS.items()})
 
 
 def words(lang: str) -> dict[str, str]:
@@ -176,6 +228,10 @@ REASONS_ZH: dict[str, str] = {
     "is required for the role": "该角色必须填写",
     "this child is outside your jurisdiction": "该儿童不在您的管辖范围内",
     "a child with this ID number is already registered": "该身份证号已有档案",
+    "must be YYYY-MM": "须为“年-月”，如 2026-06",
+    "give the reason in at least": "请至少用 4 个字说明原因",
+    "at most 200 characters": "最多 200 个字",
+    "the incident is resolved": "事件已处置完毕，不能再操作",
 }
 
 

@@ -1,21 +1,30 @@
-"""Figure pages: the year's assessment (考核) and the grants audit, each with its export.
+"""Figure pages: the year's assessment (考核), the grants audit and the compliance dashboard,
+each with its export.
 
-Each calls the API's own endpoint function, so the figures, the permission and the xlsx are
-those of GET /assessments/{year} and GET /audit/grants[...].
+Each calls the API's own endpoint function, so the figures, the permission, the jurisdiction
+and the xlsx are those of GET /assessments/{year}, GET /audit/grants[...] and
+GET /dashboards/compliance[.xlsx].
 """
 
+import re
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from domain.errors import InvalidFact
 from domain.values import utcnow
 from infra.web.dependencies import ServicesDep
-from infra.web.pages.session import CST, PageActor, render
-from infra.web.routers import assessments, grants
+from infra.web.pages.session import CST, PageActor, lang_of, problems_of, render
+from infra.web.routers import assessments, dashboards, grants
+from projections.compliance import FIGURES, LACKING
 
 router = APIRouter(prefix="/ui")
 Year = Annotated[int, Query(ge=2000, le=2100)]
+Place = Annotated[str, Query(max_length=100)]
+# As the API's Month: a bad value is named on the page rather than answered in JSON.
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def this_school_year() -> int:
@@ -49,3 +58,27 @@ def grants_page(request: Request, s: ServicesDep, actor: PageActor) -> HTMLRespo
 @router.get("/audit/grants/export.xlsx")
 def grants_export(s: ServicesDep, actor: PageActor) -> Response:
     return grants.grants_export(s, actor)
+
+
+@router.get("/dashboards/compliance", response_class=HTMLResponse)
+def compliance_page(request: Request, s: ServicesDep, actor: PageActor,
+                    month: Annotated[str, Query(max_length=20)] = "", township: Place = "",
+                    village: Place = "", school: Place = "") -> HTMLResponse:
+    places = {"township": township, "village": village, "school": school}
+    if month and not MONTH.match(month):
+        problems = problems_of(InvalidFact("month", "must be YYYY-MM"), lang_of(request))
+        return render(request, "compliance.html", status=422, found=None, month=month,
+                      places=places, problems=problems, figures=FIGURES, lacking=LACKING)
+    found = dashboards.compliance(s, actor, township or None, village or None, school or None,
+                                  month or None)
+    return render(request, "compliance.html", found=found, month=found["month"],
+                  places=places, problems={}, figures=FIGURES, lacking=LACKING,
+                  export=urlencode({k: v for k, v in {**places, "month": found["month"]}.items()
+                                    if v}))
+
+
+@router.get("/dashboards/compliance.xlsx")
+def compliance_export(s: ServicesDep, actor: PageActor, month: dashboards.Month = None,
+                      township: dashboards.Place = None, village: dashboards.Place = None,
+                      school: dashboards.Place = None) -> Response:
+    return dashboards.compliance_export(s, actor, township, village, school, month)

@@ -128,7 +128,7 @@ def problems_of(error: ValidationError | DomainError, lang: str) -> dict[str, st
     if isinstance(error, Forbidden):
         return {"form": f"{t['forbidden']}：{reason_label(str(error), lang)}"}
     if isinstance(error, ConflictingState):
-        return {"form": f"{t['conflict']}：{error}"}
+        return {"form": f"{t['conflict']}：{reason_label(str(error), lang)}"}
     return {"form": f"{t['not_found']}：{error}"}
 
 

@@ -184,3 +184,10 @@ def change_status(child_id: UUID, cmd: c.ChangeStatus, s: ServicesDep, actor: Ac
     return answer(s.handlers.change_child(
         child_id, "child.status", lambda ch: ch.change_status(cmd.status, cmd.reason),
         actor, idem))
+
+
+@router.post("/{child_id}/erasure")
+def erase_child(child_id: UUID, cmd: c.EraseChild, s: ServicesDep, actor: ActorDep,
+                idem: IdemDep) -> JSONResponse:
+    """Crypto-shredding: the child's keys are destroyed; the file reads 〔已删除〕 after."""
+    return answer(s.handlers.erase_child(child_id, cmd, actor, idem))

@@ -10,7 +10,7 @@ from domain.contact_chain import CATEGORIES
 from domain.errors import InvalidFact, NotFound
 from domain.values import utcnow
 from infra.services import Services
-from infra.web.authorize import BreakGlass, Purpose, reason_given
+from infra.web.authorize import BreakGlass, Purpose, checked_reason
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
 from services import incident_handlers as ih
@@ -63,17 +63,19 @@ def lookup(request: Request, s: ServicesDep, actor: ActorDep,
     if len("".join(q.split())) < 2:
         raise InvalidFact("q", "give at least 2 characters: a name, pinyin, phone or ID "
                                "digits, school and class, or village")
-    glass = reason_given(request, "break_glass")
+    glass = checked_reason("break_glass", break_glass)
     with s.db.reading() as cur:
         # Candidates beyond the limit, so that hits outside the jurisdiction, dropped
-        # below, do not starve the answer.
+        # below, do not starve the answer; chains are built for the hits kept only.
         ids = _view(s).lookup(cur, q, limit if glass else limit * LOOKUP_OVERSCAN)
+        files = _view(s).files(cur, ids)
+        near = {cid for cid in ids if cid in files and reaches(actor, place_of(files[cid]))}
+        ids = [cid for cid in ids if cid in near or (glass and cid in files)][:limit]
         found = _view(s).chains(cur, ids, _category(category), utcnow())
-    near = {cid for cid in ids if cid in found and reaches(actor, place_of(found[cid]["file"]))}
-    ids = [cid for cid in ids if cid in near or (glass and cid in found)][:limit]
+    ids = [cid for cid in ids if cid in found]
     fields = ("name", "place", "contact_chain")
     s.access.record(actor, [cid for cid in ids if cid in near], "GET /emergency/lookup",
-                    fields, reason_given(request, "purpose"))
+                    fields, checked_reason("purpose", purpose))
     if glass:
         s.access.record(actor, [cid for cid in ids if cid not in near],
                         "GET /emergency/lookup", fields, glass, break_glass=True)

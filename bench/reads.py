@@ -1,0 +1,324 @@
+"""Reads at scale over HTTP, beside the same reads as raw indexed queries, on a generated store.
+
+python -m bench.reads --store sqlite,postgres --children 100000 [--years 1] [--url URL]
+
+Per store: `qianshou demo`'s generator writes the county (infra/generator.py), one child's
+file grows to about 500 events, the views are built from the whole history (timed: the
+rebuild rate), then `qianshou serve` answers emergency lookups of five kinds, archive reads
+of the long file and registry pages to one keep-alive httpx client, one request at a time.
+In the same run, sqlite3 / psycopg run the index queries behind each read on the same view
+tables; HTTP/raw is the ratio of their latencies. `--url` reuses a store generated before
+(the generator skips what is already there).
+"""
+
+import argparse
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import psycopg
+from pypinyin import Style, lazy_pinyin
+
+from bench.measure import percentile
+from bench.server import server_env
+from bench.stores import fresh_url, settings_for
+from domain.actor import SYSTEM
+from domain.child import Child
+from domain.contact_chain import RANK, digits_key, is_digits_query, normalize
+from domain.user import user_id_for
+from infra.generator import FINDINGS, SUMMARIES, acting, generate, generated_id
+from infra.services import Services, build_services
+from projections.contact_chain import MAX_KEYS, TOP
+from projections.registry import COLUMNS
+from services import commands as c
+
+ADMIN, PASSWORD = "bench-reader", "qianshou-bench-2"
+SEED = 7
+LONG_FILE_EVENTS = 500
+KINDS = ("name part", "full pinyin", "initials", "phone last 4", "school+class")
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One read, over HTTP and raw, in milliseconds."""
+
+    read: str
+    http: list[float]
+    raw: list[float]
+
+    def p(self, which: str, q: float) -> float:
+        return percentile(sorted(getattr(self, which)), q)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What one store was measured on, and how long building it took."""
+
+    store: str
+    children: int
+    events: int
+    load_seconds: float
+    views_seconds: float
+    reads: list[Latency]
+
+
+def add_long_file(s: Services, child_id: UUID, events: int) -> None:
+    """Grow one generated file to `events` events, through the domain (visits and feedback
+    over the past years), saved in one go."""
+    child = s.app.load(child_id, Child, "child")
+    now, todo = child.modified_on, max(0, events - child.version)
+    born = datetime.combine(child.birth_date, datetime.min.time(), UTC) + timedelta(days=1)
+    first = max(born, now - timedelta(days=7 * todo))
+    step = (now - first) / max(todo, 1)
+    with acting(SYSTEM):
+        for k in range(todo):
+            when = first + step * k
+            if k % 2:
+                child.record_parent_feedback(when, "wechat", SUMMARIES[k % len(SUMMARIES)])
+            else:
+                child.record_visit(when, "home", FINDINGS[k % len(FINDINGS)], False, [], True)
+    s.app.save(child)
+
+
+def queries(s: Services, children: int, per_kind: int) -> list[tuple[str, str]]:
+    """(kind, q) from generated children picked at random: what a caller would type."""
+    rnd = random.Random(SEED)
+    picked = [s.app.load(generated_id(SEED, "child", n), Child, "child")
+              for n in rnd.sample(range(children), min(children, per_kind))]
+    found = []
+    for child in picked:
+        name, profile = child.profile["name"], child.profile
+        found += [("name part", name[1:] if len(name) > 2 else name),
+                  ("full pinyin", "".join(lazy_pinyin(name))),
+                  ("initials", "".join(lazy_pinyin(name, style=Style.FIRST_LETTER))),
+                  ("phone last 4", child.guardian["phone"][-4:]),
+                  ("school+class", f"{profile['school']} {profile['class_name']}")]
+    rnd.shuffle(found)
+    return found
+
+
+def prepare(s: Services, children: int, years: int) -> tuple[int, float, float]:
+    """Generate (skipped if there), add the long file, build the views; the timings."""
+    began = time.perf_counter()
+    generate(s, children, years, SEED)
+    long_id = generated_id(SEED, "child", 0)
+    if s.app.load(long_id, Child, "child").version < LONG_FILE_EVENTS:
+        add_long_file(s, long_id, LONG_FILE_EVENTS)
+    loaded = time.perf_counter()
+    s.runner.catch_up()
+    built = time.perf_counter()
+    if not s.app.exists(user_id_for(ADMIN)):
+        s.handlers.create_user(c.CreateUser(username=ADMIN, password=PASSWORD,
+                                            agency="township", role="admin"), SYSTEM, None)
+    return s.app.max_position(), loaded - began, built - loaded
+
+
+@contextmanager
+def serving(url: str) -> Iterator[str]:
+    """`qianshou serve` (one worker, uvloop + httptools) on a store already prepared; the
+    store's admin is not created again, so a store generated before can be served."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = Path(sys.executable).parent / "qianshou"
+    process = subprocess.Popen([str(script), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=server_env(url), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base_url, process)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120  # a large store's first connection takes a while
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"qianshou serve exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("qianshou serve did not answer /healthz in 120 s")
+
+
+def timed(call: Callable[[], Any], into: list[float]) -> Any:
+    start = time.perf_counter()
+    result = call()
+    into.append((time.perf_counter() - start) * 1000)
+    return result
+
+
+class Raw:
+    """The index queries behind each read, on the same view tables, with sqlite3/psycopg."""
+
+    def __init__(self, url: str, s: Services) -> None:
+        self.is_pg = s.db.is_pg
+        self.conn: Any = (psycopg.connect(url.split("?")[0], autocommit=True) if self.is_pg
+                          else sqlite3.connect(url.removeprefix("sqlite:///")))
+        chain, archive = s.views["contact_chain"], s.views["archive"]
+        self.keys, self.chain_children = chain.keys, chain.children
+        self.files, self.timeline = archive.files, archive.timeline
+        self.registry = s.views["registry"].children
+
+    def run(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        if self.is_pg:
+            sql = sql.replace("?", "%s")
+        return self.conn.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+
+    def lookup(self, q: str, limit: int = 50) -> list[Any]:
+        """Exact and prefix keys by index, ranked, the best 50 ids (the API's overscan for
+        10 hits), then their chain rows: the database work of the API's lookup."""
+        wanted = normalize(q)
+        if is_digits_query(wanted):
+            wanted = digits_key(wanted)
+        ids = [r[0] for r in self.run(
+            f"SELECT child_id, MIN(r) AS r FROM ("
+            f"SELECT * FROM (SELECT child_id, {_rank(True)} AS r FROM {self.keys} "
+            "WHERE key=? LIMIT ?) e UNION ALL "
+            f"SELECT * FROM (SELECT child_id, {_rank(False)} AS r FROM {self.keys} "
+            "WHERE key>? AND key<? LIMIT ?) p) u GROUP BY child_id ORDER BY r, child_id LIMIT ?",
+            (wanted, MAX_KEYS, wanted, wanted + TOP, MAX_KEYS, limit))]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self.run(f"SELECT child_id, file, confirmed FROM {self.chain_children} "
+                        f"WHERE child_id IN ({marks})", ids)
+
+    def archive(self, child_id: str) -> list[Any]:
+        self.run(f"SELECT file FROM {self.files} WHERE child_id=?", (child_id,))
+        return self.run(f"SELECT entry FROM {self.timeline} WHERE child_id=? "
+                        "ORDER BY position DESC", (child_id,))
+
+    def registry_page(self, after: int) -> list[Any]:
+        return self.run(f"SELECT position, {', '.join(COLUMNS)} FROM {self.registry} "
+                        "WHERE position > ? ORDER BY position LIMIT ?", (after, PAGE))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _rank(exact: bool) -> str:
+    whens = " ".join(f"WHEN '{kind}' THEN {score}"
+                     for (kind, is_exact), score in RANK.items() if is_exact == exact)
+    return f"CASE kind {whens} ELSE 99 END"
+
+
+def measure_reads(base_url: str, raw: Raw, asked: list[tuple[str, str]], long_id: str,
+                  repeat: int) -> list[Latency]:
+    """Each read over HTTP then raw, interleaved so both see the same moment's machine."""
+    token = httpx.post(f"{base_url}/auth/token", data={"username": ADMIN, "password": PASSWORD},
+                       timeout=30).json()["access_token"]
+    lat: dict[str, Latency] = {}
+
+    def sample(read: str, get: Callable[[], httpx.Response], raw_call: Callable[[], Any]) -> Any:
+        found = lat.setdefault(read, Latency(read, [], []))
+        response = timed(get, found.http)
+        if response.status_code != 200:
+            raise RuntimeError(f"{read}: HTTP {response.status_code} {response.text[:200]}")
+        timed(raw_call, found.raw)
+        return response.json()
+
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=60) as http:
+        for kind, q in asked[:20]:  # warm-up: connections, caches, the server's first imports
+            http.get("/emergency/lookup", params={"q": q})
+            raw.lookup(q)
+        for kind, q in asked:
+            hits = sample(f"lookup: {kind}",
+                          lambda q=q: http.get("/emergency/lookup", params={"q": q}),
+                          lambda q=q: raw.lookup(q))["items"]
+            if not hits:
+                raise RuntimeError(f"lookup {kind} found nothing")
+        lookups = [v for k, v in lat.items() if k.startswith("lookup")]
+        lat["lookup: all kinds"] = Latency("lookup: all kinds",
+                                           [x for v in lookups for x in v.http],
+                                           [x for v in lookups for x in v.raw])
+        after = 0
+        for _ in range(repeat):
+            file = sample("archive (~500 events)", lambda: http.get(f"/children/{long_id}"),
+                          lambda: raw.archive(long_id))
+            if len(file["timeline"]) < LONG_FILE_EVENTS - 10:
+                raise RuntimeError(f"the long file has {len(file['timeline'])} entries")
+            page = sample("registry page", lambda a=after: http.get(
+                "/children", params={"limit": PAGE, "cursor": a}),
+                lambda a=after: raw.registry_page(a))
+            after = int(page["next_cursor"] or 0)
+    return list(lat.values())
+
+
+def measure(store: str, children: int, years: int, per_kind: int, repeat: int,
+            url: str | None = None) -> Scale:
+    with (nullcontext(url) if url else fresh_url(store)) as where:
+        s = build_services(settings_for(where))
+        try:
+            events, load_s, views_s = prepare(s, children, years)
+            print(f"  {store:8} {children} children, {events} events: loaded in {load_s:.0f} s, "
+                  f"views built in {views_s:.0f} s", flush=True)
+            asked = queries(s, children, per_kind)
+            raw = Raw(where, s)
+        finally:
+            s.close()
+        with closing(raw), serving(where) as base_url:
+            reads = measure_reads(base_url, raw, asked, str(generated_id(SEED, "child", 0)),
+                                  repeat)
+        return Scale(store, children, events, load_s, views_s, reads)
+
+
+def table(results: Sequence[Scale]) -> str:
+    lines = ["| store | read | n | HTTP p50 ms | HTTP p99 ms | raw p50 ms | raw p99 ms "
+             "| HTTP/raw p50 | HTTP/raw p99 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        for lat in r.reads:
+            h50, h99, r50, r99 = (lat.p("http", 0.5), lat.p("http", 0.99), lat.p("raw", 0.5),
+                                  lat.p("raw", 0.99))
+            lines.append(f"| {r.store} | {lat.read} | {len(lat.http)} | {h50:.2f} | {h99:.2f} "
+                         f"| {r50:.3f} | {r99:.3f} | {h50 / r50:.0f} | {h99 / r99:.0f} |")
+    return "\n".join(lines)
+
+
+def build_table(results: Sequence[Scale]) -> str:
+    lines = ["| store | children | events | load s | load events/s | views built s "
+             "| views events/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r.store} | {r.children} | {r.events} | {r.load_seconds:.0f} "
+                     f"| {r.events / r.load_seconds:.0f} | {r.views_seconds:.0f} "
+                     f"| {r.events / r.views_seconds:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", default="sqlite,postgres")
+    parser.add_argument("--children", type=int, default=100_000)
+    parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--per-kind", type=int, default=200, help="lookups of each kind")
+    parser.add_argument("--repeat", type=int, default=200, help="archive reads and pages")
+    parser.add_argument("--url", help="a store generated before (one store only)")
+    args = parser.parse_args(argv)
+    print(f"reads: {args.children} children x {args.years} year(s), generator seed {SEED}")
+    results = [measure(store, args.children, args.years, args.per_kind, args.repeat, args.url)
+               for store in args.store.split(",")]
+    print(build_table(results))
+    print(table(results), flush=True)
+
+
+if __name__ == "__main__":
+    main()

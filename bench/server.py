@@ -1,0 +1,170 @@
+"""`qianshou serve` as a subprocess on a bench store, and HTTP clients signed in to it."""
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import payload
+from bench.stores import SECRET, settings_for
+from domain.actor import SYSTEM
+from infra.services import build_services
+from services import commands as c
+
+ADMIN, PASSWORD = "bench-admin", "qianshou-bench-1"
+START_TIMEOUT = 60.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running `qianshou serve`: where it answers and the pid of its first process."""
+
+    base_url: str
+    pid: int
+    workers: int
+
+
+def _die_with_parent() -> None:
+    """In the server's child process: SIGTERM when the bench dies (a `timeout`, a crash), so
+    no server outlives it; it runs in a session of its own, out of reach of the bench's group."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _qianshou() -> list[str]:
+    """The venv's `qianshou` script beside this interpreter (python -m infra.cli otherwise)."""
+    script = Path(sys.executable).parent / "qianshou"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
+
+
+def prepare_store(url: str) -> None:
+    """Tables and an admin user, created before the server starts (as tests/conftest.py does)."""
+    services = build_services(settings_for(url))
+    try:
+        services.handlers.create_user(c.CreateUser(
+            username=ADMIN, password=PASSWORD, agency="township", role="admin"), SYSTEM, None)
+    finally:
+        services.close()
+
+
+def server_env(url: str) -> dict[str, str]:
+    settings = settings_for(url)
+    return {**os.environ, "QIANSHOU_DATABASE_URL": url, "QIANSHOU_SECRET_KEY": SECRET,
+            "QIANSHOU_PG_POOL_SIZE": str(settings.pg_pool_size), "QIANSHOU_LOG_JSON": "true",
+            "QIANSHOU_LOG_LEVEL": "WARNING"}
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"qianshou serve exited {process.returncode}: "
+                               f"{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"qianshou serve not ready after {START_TIMEOUT} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server (uvicorn stops its workers), SIGKILL to its group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def serve(url: str, workers: int = 1) -> Iterator[Server]:
+    """Prepare the store, start `qianshou serve --workers N`, stop it afterwards."""
+    prepare_store(url)
+    port = _free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="qianshou-serve-"))
+    log = tmp / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*_qianshou(), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", str(workers)],
+            env=server_env(url), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base_url, process, log)
+        yield Server(base_url, process.pid, workers)
+    finally:
+        _stop(process)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def token(base_url: str) -> str:
+    response = httpx.post(f"{base_url}/auth/token", data={"username": ADMIN, "password": PASSWORD},
+                          timeout=30)
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+child_body = payload.child_body
+
+
+class HttpWorkload:
+    """POST /children and POST /children/{id}/visits, one keep-alive client per thread."""
+
+    name = "http"
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.headers = {"Authorization": f"Bearer {token(base_url)}"}
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._lock = threading.Lock()
+
+    def client(self) -> httpx.Client:
+        found: httpx.Client | None = getattr(self._local, "client", None)
+        if found is None:
+            found = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=60)
+            self._local.client = found
+            with self._lock:
+                self._clients.append(found)
+        return found
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client().post(path, json=body)
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
+        return response.json()  # type: ignore[no-any-return]
+
+    def register(self, n: int) -> None:
+        self.post("/children", child_body(n))
+
+    def visit(self, n: int, k: int) -> None:
+        self.post(f"/children/{payload.child_id(n)}/visits", payload.visit_body(k))
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()

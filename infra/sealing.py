@@ -1,0 +1,295 @@
+"""Crypto-shredding: a child's personal fields are sealed with keys that erasure destroys.
+
+Each aggregate that holds a child's personal data (the child's file, an incident, a grant)
+gets its own AES-256-GCM key, recorded in `seal_keys` with the child it belongs to. The
+mapper seals every string of the fields domain/personal.py names before the event is
+transcoded, so the store only ever holds ciphertext for them; the aggregate's id is the
+associated data, so a sealed value copied into another aggregate does not open. Erasing a
+child sets its keys to NULL: from then on those values decode as ERASED, in the API, in a
+rebuild and in every backup taken afterwards, while the stored bytes, and so the ledger's
+hash chain, stay exactly as they were.
+
+A new aggregate's key is written by the application recorder in the transaction of the
+aggregate's first events (infra/idempotent_recorders.py): no extra round trip, and no key
+without its events or events without their key. Keys are cached (at most CACHE_SIZE, least
+recently used first out) for KEY_TTL_SECONDS, so another process may still open an erased
+child's values for that long after the erasure; the views are scrubbed by the Erased event.
+"""
+
+import base64
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.utils import get_topic, resolve_topic
+
+from domain.child import Child
+from domain.errors import ConflictingState
+from domain.personal import ERASED, PERSONAL_FIELDS, SNAPSHOT_FIELDS
+from infra.viewdb import ViewCursor
+
+PREFIX = "sealed:v1:"
+SEALED = re.compile(r"sealed:v1:([0-9a-f-]{36}):([A-Za-z0-9+/=]+)")
+KEY_TTL_SECONDS = 10.0
+CACHE_SIZE = 20_000
+
+
+class ErasedSubject(ConflictingState):
+    """409: the child's personal data was erased; nothing more is sealed with its keys."""
+
+    def __init__(self) -> None:
+        super().__init__("this child's personal data was erased; nothing more may be recorded")
+
+
+class KeyStore:
+    """The seal_keys table beside the events, with a short-lived cache of open keys."""
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        self.is_pg = isinstance(datastore, PostgresDatastore)
+        self.table = f'"{datastore.schema}".seal_keys' if self.is_pg else "seal_keys"
+        self._cache: OrderedDict[str, tuple[AESGCM | None, float]] = OrderedDict()
+        self._created = False
+        self._lock = threading.Lock()
+        # New keys of the save being encoded in this thread, until the recorder writes them.
+        self._local = threading.local()
+        self.with_events = False  # set when the application recorder writes new keys
+
+    def _remember(self, key_id: str, key: AESGCM | None) -> None:
+        with self._lock:
+            self._cache[key_id] = (key, time.monotonic())
+            self._cache.move_to_end(key_id)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    def _pending(self) -> dict[str, tuple[str | None, bytes]]:
+        if not hasattr(self._local, "pending"):
+            self._local.pending = {}
+        return self._local.pending  # type: ignore[no-any-return]
+
+    def take_pending(self) -> tuple[str, list[tuple[str, str | None, bytes]]]:
+        """For the recorder, inside the events' transaction: the insert of this thread's new
+        keys. Cached only once committed (committed() below)."""
+        pending, self._local.pending = self._pending(), {}
+        self._local.taken = pending
+        marks = "%s,%s,%s" if self.is_pg else "?,?,?"
+        return (f"INSERT INTO {self.table} (key_id, child_id, secret) VALUES ({marks}) "
+                "ON CONFLICT (key_id) DO NOTHING",
+                [(key_id, child_id, secret) for key_id, (child_id, secret) in pending.items()])
+
+    def committed(self) -> None:
+        for key_id, (_, secret) in getattr(self._local, "taken", {}).items():
+            self._remember(key_id, AESGCM(secret))
+        self._local.taken = {}
+
+    def _tx(self, commit: bool) -> Any:
+        return self.datastore.transaction(commit=commit)
+
+    def create_table(self) -> None:
+        blob = "BYTEA" if self.is_pg else "BLOB"
+        with self._tx(True) as raw:
+            cur = ViewCursor(raw, self.is_pg)
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (key_id TEXT PRIMARY KEY, "
+                        f"child_id TEXT, secret {blob}, erased_at TEXT)")
+            cur.execute(f"CREATE INDEX IF NOT EXISTS seal_keys_child ON {self.table} "
+                        "(child_id)")
+        self._created = True
+
+    def _ensure_table(self) -> None:
+        if not self._created:
+            with self._lock:
+                if not self._created:
+                    self.create_table()
+
+    def _fetch(self, key_id: str) -> tuple[bool, AESGCM | None]:
+        """(whether a row exists, its key or None once erased). No DDL here: build_services
+        made the table, and a reader beside a live SQLite service must not write."""
+        with self._tx(False) as raw:
+            row = ViewCursor(raw, self.is_pg).execute(
+                f"SELECT secret FROM {self.table} WHERE key_id=?", (key_id,)).fetchone()
+        if row is None:
+            return False, None
+        key = AESGCM(bytes(row["secret"])) if row["secret"] is not None else None
+        self._remember(key_id, key)
+        return True, key
+
+    def _cached(self, key_id: str) -> tuple[bool, AESGCM | None]:
+        hit = self._cache.get(key_id)
+        if hit is not None and (hit[0] is None or time.monotonic() - hit[1] < KEY_TTL_SECONDS):
+            return True, hit[0]  # an erased key never comes back: cached for good
+        return self._fetch(key_id)
+
+    def for_reading(self, key_id: str) -> AESGCM | None:
+        return self._cached(key_id)[1]
+
+    def for_writing(self, key_id: str, child_id: str | None, is_new: bool) -> AESGCM:
+        """The aggregate's key, made on its first sealed event; refused once erased.
+        `is_new`: the event creates the aggregate, so no key can exist yet."""
+        pending = self._pending().get(key_id)
+        if pending is not None:
+            return AESGCM(pending[1])
+        exists, key = (False, None) if is_new and self.with_events else self._cached(key_id)
+        if exists and key is None:
+            raise ErasedSubject()
+        if key is not None:
+            return key
+        if self.with_events:
+            secret = AESGCM.generate_key(256)
+            self._pending()[key_id] = (child_id, secret)
+            return AESGCM(secret)
+        with self._tx(True) as raw:  # no recorder to write it with the events: on its own
+            ViewCursor(raw, self.is_pg).execute(
+                f"INSERT INTO {self.table} (key_id, child_id, secret) VALUES (?,?,?) "
+                "ON CONFLICT (key_id) DO NOTHING", (key_id, child_id, AESGCM.generate_key(256)))
+        exists, key = self._fetch(key_id)  # a racing writer's key, if it won
+        if key is None:
+            raise ErasedSubject()
+        return key
+
+    def shred(self, cur: ViewCursor, child_id: str, at: str) -> int:
+        """Destroy every key of the child, in the caller's transaction; answers how many."""
+        self._ensure_table()
+        rows = cur.execute(f"SELECT key_id FROM {self.table} WHERE child_id=? AND secret IS "
+                           "NOT NULL", (child_id,)).fetchall()
+        cur.execute(f"UPDATE {self.table} SET secret=NULL, erased_at=? WHERE child_id=? AND "
+                    "secret IS NOT NULL", (at, child_id))
+        for row in rows:
+            self._remember(row["key_id"], None)
+        return len(rows)
+
+    def shred_now(self, child_id: str) -> int:
+        with self._tx(True) as raw:
+            return self.shred(ViewCursor(raw, self.is_pg), child_id, _now())
+
+    def export_keys(self) -> list[dict[str, Any]]:
+        """Every row, for a backup: a restore without the keys could open nothing."""
+        self._ensure_table()
+        with self._tx(False) as raw:
+            rows = ViewCursor(raw, self.is_pg).execute(
+                f"SELECT key_id, child_id, secret, erased_at FROM {self.table} "
+                "ORDER BY key_id").fetchall()
+        return [{**r, "secret": base64.b64encode(bytes(r["secret"])).decode()
+                 if r["secret"] is not None else None} for r in rows]
+
+    def import_keys(self, cur: ViewCursor, rows: list[dict[str, Any]]) -> None:
+        self._ensure_table()
+        cur.executemany(f"INSERT INTO {self.table} (key_id, child_id, secret, erased_at) "
+                        "VALUES (?,?,?,?) ON CONFLICT (key_id) DO NOTHING",
+                        [(r["key_id"], r["child_id"],
+                          base64.b64decode(r["secret"]) if r["secret"] else None,
+                          r["erased_at"]) for r in rows])
+        self._cache.clear()
+
+
+# --- sealing one event's state ------------------------------------------------------------
+
+def _paths_for(cls: type, state: dict[str, Any]) -> tuple[str, ...]:
+    if issubclass(cls, Snapshot):
+        return SNAPSHOT_FIELDS.get(resolve_topic(state["topic"]), ())
+    return PERSONAL_FIELDS.get(cls, ())
+
+
+def _map_strings(value: Any, change: Any) -> Any:
+    """A copy with change() applied to every string; containers are copied, not mutated."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_map_strings(v, change) for v in value]
+    return value
+
+
+def _at_path(state: dict[str, Any], path: str, change: Any) -> None:
+    """Replace state[path] by change(value), copying each dict on the way down."""
+    head, _, rest = path.partition(".")
+    if head not in state or state[head] is None:
+        return
+    if rest:
+        if isinstance(state[head], dict):
+            state[head] = dict(state[head])
+            _at_path(state[head], rest, change)
+        return
+    state[head] = _map_strings(state[head], change)
+
+
+class SealingMapper(Mapper[UUID]):
+    """The library's mapper, sealing personal fields before transcoding, opening after."""
+
+    def __init__(self, transcoder: Transcoder, keys: KeyStore) -> None:
+        super().__init__(transcoder)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        paths = _paths_for(type(domain_event), state)
+        if paths:
+            self._seal(state, paths, str(originator_id), type(domain_event),
+                       originator_version)
+        return StoredEvent(originator_id=originator_id, originator_version=originator_version,
+                           topic=get_topic(type(domain_event)),
+                           state=self.transcoder.encode(state))
+
+    def _seal(self, state: dict[str, Any], paths: tuple[str, ...], key_id: str,
+              cls: type, version: int) -> None:
+        child_id = state.get("child_id") or (key_id if _is_childs(cls, state) else None)
+        key = self.keys.for_writing(key_id, child_id, is_new=version == 1)
+        aad = key_id.encode()
+
+        def seal(text: str) -> str:
+            nonce = os.urandom(12)
+            sealed = base64.b64encode(nonce + key.encrypt(nonce, text.encode(), aad)).decode()
+            return f"{PREFIX}{key_id}:{sealed}"
+
+        for path in paths:
+            _at_path(state, path, seal)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        event = super().to_domain_event(stored_event)
+        state = vars(event)
+        paths = _paths_for(type(event), state)
+        owner = str(stored_event.originator_id)
+        for path in paths:
+            _at_path(state, path, lambda text: self._open(text, owner))
+        return event
+
+    def _open(self, text: str, owner: str) -> str:
+        match = SEALED.fullmatch(text)
+        if match is None:
+            return text  # written before sealing existed
+        key_id, sealed = match.groups()
+        if key_id != owner:
+            return ERASED  # sealed for another aggregate: copied here, never shown
+        key = self.keys.for_reading(key_id)
+        if key is None:
+            return ERASED
+        raw = base64.b64decode(sealed)
+        try:
+            return key.decrypt(raw[:12], raw[12:], key_id.encode()).decode()
+        except InvalidTag:
+            return ERASED  # not this aggregate's value, or altered: never shown as text
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _is_childs(cls: type, state: dict[str, Any]) -> bool:
+    if issubclass(cls, Snapshot):
+        return resolve_topic(state["topic"]) is Child
+    return issubclass(cls, Child.Event)

@@ -1,0 +1,95 @@
+"""The sealing mapper (infra/sealing.py) on both stores: what it seals, what it opens, and
+what it refuses to open."""
+
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from domain.actor import SYSTEM, current_actor
+from domain.child import Child
+from domain.personal import ERASED
+from infra.sealing import ErasedSubject
+from infra.services import Services
+
+PROFILE = {"name": "李秘密", "id_number": "522601201403051228", "birth_date": "2014-03-05",
+           "school": "白沙关小学", "class_name": "六(2)班", "township": "白沙关镇",
+           "village": "白沙关村"}
+GUARDIAN = {"name": "李奶奶", "relation": "祖母", "phone": "13800001111", "age": 67}
+
+
+def registered(services: Services) -> Child:
+    token = current_actor.set(SYSTEM)
+    try:
+        child = Child.register(dict(PROFILE), dict(GUARDIAN), [], child_id=uuid4())
+    finally:
+        current_actor.reset(token)
+    return child
+
+
+def stored_registration(services: Services, child: Child) -> tuple[Any, Any]:
+    """Saved through the application (its key commits with it), read back as stored."""
+    event = child.pending_events[0]
+    services.app.save(child)
+    return services.app.recorder.select_events(child.id)[0], event
+
+
+def test_personal_strings_are_sealed_and_the_rest_is_clear(services: Services) -> None:
+    stored, event = stored_registration(services, registered(services))
+    state = stored.state.decode()
+    assert "李秘密" not in state and "13800001111" not in state and "李奶奶" not in state
+    assert "白沙关小学" in state and "2014-03-05" in state and '"age":67' in state
+    opened = services.app.mapper.to_domain_event(stored)
+    assert opened.profile == event.profile and opened.guardian == event.guardian
+    assert event.profile["name"] == "李秘密"  # the event itself was not changed in place
+
+
+def test_a_sealed_value_moved_to_another_aggregate_does_not_open(services: Services) -> None:
+    first, _ = stored_registration(services, registered(services))
+    second, _ = stored_registration(services, registered(services))
+    text = first.state.decode()
+    sealed = text.split('"name":"', 1)[1].split('"', 1)[0]
+    moved = second.state.decode().replace(second.state.decode().split('"name":"', 1)[1]
+                                          .split('"', 1)[0], sealed, 1)
+    forged = type(second)(originator_id=second.originator_id,
+                          originator_version=second.originator_version, topic=second.topic,
+                          state=moved.encode())
+    assert services.app.mapper.to_domain_event(forged).profile["name"] == ERASED
+
+
+def test_values_stored_before_sealing_read_as_they_were(services: Services) -> None:
+    stored, _ = stored_registration(services, registered(services))
+    clear = stored.state.decode()
+    name = clear.split('"name":"', 1)[1].split('"', 1)[0]
+    legacy = type(stored)(originator_id=stored.originator_id,
+                          originator_version=stored.originator_version, topic=stored.topic,
+                          state=clear.replace(name, "王旧档", 1).encode())
+    assert services.app.mapper.to_domain_event(legacy).profile["name"] == "王旧档"
+
+
+def test_after_shredding_values_read_erased_and_nothing_more_is_sealed(
+        services: Services) -> None:
+    child = registered(services)
+    stored, _ = stored_registration(services, child)
+    assert services.app.keys.shred_now(str(child.id)) == 1
+    opened = services.app.mapper.to_domain_event(stored)
+    assert opened.profile["name"] == ERASED and opened.guardian["phone"] == ERASED
+    assert opened.guardian["age"] == 67 and opened.profile["birth_date"] == "2014-03-05"
+    assert opened.profile["school"] == "白沙关小学"
+    token = current_actor.set(SYSTEM)
+    try:
+        child.replace_guardian(dict(GUARDIAN))
+    finally:
+        current_actor.reset(token)
+    with pytest.raises(ErasedSubject):
+        services.app.save(child)
+
+
+def test_each_aggregate_has_its_own_key(services: Services) -> None:
+    a, b = registered(services), registered(services)
+    stored_registration(services, a)
+    stored_registration(services, b)
+    assert services.app.keys.shred_now(str(a.id)) == 1
+    assert services.app.keys.for_reading(str(b.id)) is not None
+    assert date.fromisoformat(PROFILE["birth_date"]).year == 2014
