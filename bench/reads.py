@@ -13,16 +13,12 @@ tables; HTTP/raw is the ratio of their latencies. `--url` reuses a store generat
 
 import argparse
 import random
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -31,7 +27,7 @@ import psycopg
 from pypinyin import Style, lazy_pinyin
 
 from bench.measure import percentile
-from bench.server import server_env
+from bench.server import ADMIN, PASSWORD, serve
 from bench.stores import fresh_url, settings_for
 from domain.actor import SYSTEM
 from domain.child import Child
@@ -43,7 +39,6 @@ from projections.contact_chain import MAX_KEYS, TOP
 from projections.registry import COLUMNS
 from services import commands as c
 
-ADMIN, PASSWORD = "bench-reader", "qianshou-bench-2"
 SEED = 7
 LONG_FILE_EVENTS = 500
 KINDS = ("name part", "full pinyin", "initials", "phone last 4", "school+class")
@@ -123,40 +118,6 @@ def prepare(s: Services, children: int, years: int) -> tuple[int, float, float]:
         s.handlers.create_user(c.CreateUser(username=ADMIN, password=PASSWORD,
                                             agency="township", role="admin"), SYSTEM, None)
     return s.app.max_position(), loaded - began, built - loaded
-
-
-@contextmanager
-def serving(url: str) -> Iterator[str]:
-    """`qianshou serve` (one worker, uvloop + httptools) on a store already prepared; the
-    store's admin is not created again, so a store generated before can be served."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    script = Path(sys.executable).parent / "qianshou"
-    process = subprocess.Popen([str(script), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env=server_env(url), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base_url, process)
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120  # a large store's first connection takes a while
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"qianshou serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("qianshou serve did not answer /healthz in 120 s")
 
 
 def timed(call: Callable[[], Any], into: list[float]) -> Any:
@@ -276,8 +237,8 @@ def measure(store: str, children: int, years: int, per_kind: int, repeat: int,
             raw = Raw(where, s)
         finally:
             s.close()
-        with closing(raw), serving(where) as base_url:
-            reads = measure_reads(base_url, raw, asked, str(generated_id(SEED, "child", 0)),
+        with closing(raw), serve(where, start_timeout=120) as server:
+            reads = measure_reads(server.base_url, raw, asked, str(generated_id(SEED, "child", 0)),
                                   repeat)
         return Scale(store, children, events, load_s, views_s, reads)
 

@@ -21,6 +21,7 @@ import httpx
 from bench import payload
 from bench.stores import SECRET, settings_for
 from domain.actor import SYSTEM
+from domain.user import user_id_for
 from infra.services import build_services
 from services import commands as c
 
@@ -58,11 +59,14 @@ def _qianshou() -> list[str]:
 
 
 def prepare_store(url: str) -> None:
-    """Tables and an admin user, created before the server starts (as tests/conftest.py does)."""
+    """Tables and an admin user, created before the server starts (as tests/conftest.py does);
+    a store prepared before (a generated one, served again) keeps its admin."""
     services = build_services(settings_for(url))
     try:
-        services.handlers.create_user(c.CreateUser(
-            username=ADMIN, password=PASSWORD, agency="township", role="admin"), SYSTEM, None)
+        if not services.app.exists(user_id_for(ADMIN)):
+            services.handlers.create_user(c.CreateUser(
+                username=ADMIN, password=PASSWORD, agency="township", role="admin"),
+                SYSTEM, None)
     finally:
         services.close()
 
@@ -74,8 +78,9 @@ def server_env(url: str) -> dict[str, str]:
             "QIANSHOU_LOG_LEVEL": "WARNING"}
 
 
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path,
+                timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"qianshou serve exited {process.returncode}: "
@@ -86,7 +91,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> N
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    raise RuntimeError(f"qianshou serve not ready after {START_TIMEOUT} s")
+    raise RuntimeError(f"qianshou serve not ready after {timeout} s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -101,8 +106,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serve(url: str, workers: int = 1) -> Iterator[Server]:
-    """Prepare the store, start `qianshou serve --workers N`, stop it afterwards."""
+def serve(url: str, workers: int = 1, start_timeout: float = START_TIMEOUT) -> Iterator[Server]:
+    """Prepare the store, start `qianshou serve --workers N`, stop it afterwards (a large
+    store's first connection takes a while: give it a longer start_timeout)."""
     prepare_store(url)
     port = _free_port()
     tmp = Path(tempfile.mkdtemp(prefix="qianshou-serve-"))
@@ -115,7 +121,7 @@ def serve(url: str, workers: int = 1) -> Iterator[Server]:
             preexec_fn=_die_with_parent)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base_url, process, log)
+        _wait_ready(base_url, process, log, start_timeout)
         yield Server(base_url, process.pid, workers)
     finally:
         _stop(process)

@@ -86,8 +86,8 @@ def test_notes_and_id_numbers_never_leave_for_roles_that_may_not_see_them(
         assert (FULL_ID in seen) == (role in ID_NUMBER_READERS), role
 
 
-def test_a_changed_jurisdiction_applies_to_existing_tokens(world: dict[str, Any],
-                                                           api: Api) -> None:  # noqa: F811
+def test_a_changed_jurisdiction_applies_to_existing_tokens(  # noqa: F811 - the fixture
+        world: dict[str, Any], api: Api) -> None:  # noqa: F811
     teacher = world["users"]["class_teacher"]
     assert teacher.get(f"/children/{world['inside']}").status_code == 200
     moved = api.post("/users/u.class_teacher/jurisdiction",

@@ -14,7 +14,7 @@ from infra.web.authorize import BreakGlass, Purpose, checked_reason
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
 from services import incident_handlers as ih
-from services.jurisdiction import place_of, reach_clause, reaches
+from services.jurisdiction import reach_clause, reaches
 from services.permissions import require
 
 router = APIRouter(tags=["emergencies"])
@@ -68,9 +68,9 @@ def lookup(request: Request, s: ServicesDep, actor: ActorDep,
         # Candidates beyond the limit, so that hits outside the jurisdiction, dropped
         # below, do not starve the answer; chains are built for the hits kept only.
         ids = _view(s).lookup(cur, q, limit if glass else limit * LOOKUP_OVERSCAN)
-        files = _view(s).files(cur, ids)
-        near = {cid for cid in ids if cid in files and reaches(actor, place_of(files[cid]))}
-        ids = [cid for cid in ids if cid in near or (glass and cid in files)][:limit]
+        places = _view(s).places(cur, ids)
+        near = {cid for cid in ids if cid in places and reaches(actor, places[cid])}
+        ids = [cid for cid in ids if cid in near or (glass and cid in places)][:limit]
         found = _view(s).chains(cur, ids, _category(category), utcnow())
     ids = [cid for cid in ids if cid in found]
     fields = ("name", "place", "contact_chain")
