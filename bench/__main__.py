@@ -22,7 +22,7 @@ SERVED = {"smoke": {"http": ["--children", "16", "--visits", "2", "--shared-serv
                    "lag": ["--samples", "200"], "soak": ["--minutes", "10", "--every", "10"]}}
 
 # Reads at scale (bench/reads.py): generated children, lookups of each kind, archive reads.
-READS = {"smoke": {"children": 2000, "per_kind": 40, "repeat": 40},
+READS = {"smoke": {"children": 300, "per_kind": 20, "repeat": 20},
          "full": {"children": 100_000, "per_kind": 200, "repeat": 200}}
 
 # (children, visits per child, repeats) for commands; children of 15 events for the rebuild.
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--store", default="sqlite,postgres")
     parser.add_argument("--threads", default="1,4,16")
     parser.add_argument("--children", type=int, default=None,
-                        help="generated children for the reads (smoke 2,000; full 100,000)")
+                        help="generated children for the reads (smoke 300; full 100,000)")
     args = parser.parse_args(argv)
     size = SIZES["smoke" if args.smoke else "full"]
     children, visits, repeat = size["commands"]
@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     reads.main(["--store", args.store, "--children", str(args.children or sized["children"]),
                 "--per-kind", str(sized["per_kind"]), "--repeat", str(sized["repeat"])])
     # The read audit's cost on a read (issue 3): audited vs not, beside bare and raw reads.
-    audit.main(["--store", args.store, "--reads", "200" if args.smoke else "2000"])
+    audit.main(["--store", args.store, "--reads", "100" if args.smoke else "2000",
+                "--children", "50" if args.smoke else "200"])
     served = SERVED["smoke" if args.smoke else "full"]
     http.main(["--store", args.store, "--clients", args.threads, *served["http"]])
     lag.main(["--store", args.store, *served["lag"]])
