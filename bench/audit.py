@@ -11,7 +11,6 @@ queue every 0.2 s, so its cost on the read path should be the queueing alone.
 import argparse
 import random
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -19,7 +18,7 @@ from uuid import UUID
 import psycopg
 from fastapi.testclient import TestClient
 
-from bench.measure import percentile
+from bench.measure import percentile, timed
 from bench.stores import STORES, fresh_url, settings_for
 from domain.actor import SYSTEM
 from infra.web.app import create_app
@@ -39,12 +38,6 @@ def _children(services: Any, count: int) -> list[str]:
             guardian=c.Guardian(name="张奶奶", relation="祖母", phone=f"138{n:08d}"))
         ids.append(services.handlers.register_child(cmd, SYSTEM, None).body["id"])
     return ids
-
-
-def _timed(call: Callable[[], Any], into: list[float]) -> None:
-    start = time.perf_counter()
-    call()
-    into.append(time.perf_counter() - start)
 
 
 def _raw_reader(url: str, table: str) -> tuple[Callable[[str], Any], Callable[[], None]]:
@@ -82,13 +75,13 @@ def run(store: str, children: int, reads: int) -> dict[str, list[float]]:
                 batch = [rnd.choice(ids) for _ in range(10)]
                 services.access.record = record
                 for cid in batch:
-                    _timed(lambda: get(cid), samples["audited"])
+                    timed(lambda: get(cid), samples["audited"])
                 services.access.record = lambda *a, **k: None
                 for cid in batch:
-                    _timed(lambda: get(cid), samples["unaudited"])
+                    timed(lambda: get(cid), samples["unaudited"])
                 for cid in batch:
-                    _timed(lambda: services.app.repository.get(UUID(cid)), samples["bare"])
-                    _timed(lambda: raw(cid), samples["raw"])
+                    timed(lambda: services.app.repository.get(UUID(cid)), samples["bare"])
+                    timed(lambda: raw(cid), samples["raw"])
         finally:
             services.access.record = record
             close()

@@ -40,7 +40,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def _timed(call: Callable[[], None], into: list[float]) -> None:
+def timed(call: Callable[[], object], into: list[float]) -> None:
+    """Append how long call() took, in seconds."""
     start = time.perf_counter()
     call()
     into.append(time.perf_counter() - start)
@@ -53,9 +54,9 @@ def drive(work: Workload, store: str, children: int, visits: int, threads: int,
 
     def worker(t: int) -> None:
         for n in range(first + t, first + children, threads):
-            _timed(lambda: work.register(n), samples[t])
+            timed(lambda: work.register(n), samples[t])
             for k in range(visits):
-                _timed(lambda: work.visit(n, k), samples[t])
+                timed(lambda: work.visit(n, k), samples[t])
 
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:

@@ -4,6 +4,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -28,19 +29,29 @@ def _pg_available() -> bool:
         return False
 
 
+@contextmanager
+def pg_schema_url(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL, dropped afterwards; a failure under CI=true (never a
+    skip) when the server cannot be reached."""
+    if not _pg_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL not reachable at {PG_URL} (CI=true: never skip)")
+        pytest.skip("PostgreSQL not reachable; CI=true turns this into a failure")
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/qianshou.db"
         return
-    if not _pg_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL} (CI=true: never skip)")
-        pytest.skip("PostgreSQL not reachable; CI=true turns this into a failure")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_URL}?schema={schema}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with pg_schema_url("t") as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import uvicorn
 
@@ -20,7 +18,7 @@ from infra.services import Services
 from infra.settings import Settings
 from infra.web.app import create_app
 from services import commands as c
-from tests.conftest import ADMIN_PASSWORD, PG_URL, _pg_available, child_body
+from tests.conftest import ADMIN_PASSWORD, child_body, pg_schema_url
 
 CHROMIUM = Path(os.environ.get("QIANSHOU_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -81,17 +79,8 @@ def live(request: pytest.FixtureRequest,
         yield from serve(Settings(database_url=f"sqlite:///{folder}/qianshou.db",
                                   secret_key=secret, log_json=True))
         return
-    if not _pg_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL not reachable at {PG_URL} (CI=true: never skip)")
-        pytest.skip("PostgreSQL not reachable; CI=true turns this into a failure")
-    schema = f"b_{uuid.uuid4().hex[:12]}"
-    try:
-        yield from serve(Settings(database_url=f"{PG_URL}?schema={schema}", secret_key=secret,
-                                  log_json=True))
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with pg_schema_url("b") as url:
+        yield from serve(Settings(database_url=url, secret_key=secret, log_json=True))
 
 
 @pytest.fixture(scope="session")
