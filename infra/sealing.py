@@ -23,6 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +43,7 @@ PREFIX = "sealed:v1:"
 SEALED = re.compile(r"sealed:v1:([0-9a-f-]{36}):([A-Za-z0-9+/=]+)")
 KEY_TTL_SECONDS = 10.0
 CACHE_SIZE = 20_000
+PREFETCH_CHUNK = 500  # keys per read: well under SQLite's 32,766 parameters
 
 
 class ErasedSubject(ConflictingState):
@@ -125,12 +127,32 @@ class KeyStore:
 
     def _cached(self, key_id: str) -> tuple[bool, AESGCM | None]:
         hit = self._cache.get(key_id)
-        if hit is not None and (hit[0] is None or time.monotonic() - hit[1] < KEY_TTL_SECONDS):
-            return True, hit[0]  # an erased key never comes back: cached for good
+        if self._is_fresh(hit, time.monotonic()):
+            return True, hit[0]  # type: ignore[index]  # an erased key never comes back: cached for good
         return self._fetch(key_id)
 
     def for_reading(self, key_id: str) -> AESGCM | None:
         return self._cached(key_id)[1]
+
+    def prefetch(self, key_ids: set[str]) -> None:
+        """Open the keys of many aggregates in one read per PREFETCH_CHUNK: a batch of the
+        runner names hundreds, and one read each was a third of a rebuild's time."""
+        now = time.monotonic()
+        wanted = [k for k in key_ids if not self._is_fresh(self._cache.get(k), now)]
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start:start + PREFETCH_CHUNK]
+            with self._tx(False) as raw:
+                rows = ViewCursor(raw, self.is_pg).execute(
+                    f"SELECT key_id, secret FROM {self.table} WHERE key_id IN "
+                    f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            for row in rows:
+                secret = row["secret"]
+                self._remember(row["key_id"],
+                               AESGCM(bytes(secret)) if secret is not None else None)
+
+    @staticmethod
+    def _is_fresh(hit: tuple[AESGCM | None, float] | None, now: float) -> bool:
+        return hit is not None and (hit[0] is None or now - hit[1] < KEY_TTL_SECONDS)
 
     def for_writing(self, key_id: str, child_id: str | None, is_new: bool) -> AESGCM:
         """The aggregate's key, made on its first sealed event; refused once erased.
@@ -229,6 +251,7 @@ class SealingMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder, keys: KeyStore) -> None:
         super().__init__(transcoder)
         self.keys = keys
+        self._sealed_topics: dict[str, bool] = {}
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = dict(vars(domain_event))
@@ -267,6 +290,19 @@ class SealingMapper(Mapper[UUID]):
         for path in paths:
             _at_path(state, path, lambda text: self._open(text, owner))
         return event
+
+    def prefetch_keys(self, stored_events: Iterable[StoredEvent]) -> None:
+        """Before decoding a batch: the keys of every sealed aggregate in it, in one read."""
+        self.keys.prefetch({str(e.originator_id) for e in stored_events
+                            if self._may_be_sealed(e.topic)})
+
+    def _may_be_sealed(self, topic: str) -> bool:
+        known = self._sealed_topics.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self._sealed_topics[topic] = (
+                issubclass(cls, Snapshot) or bool(PERSONAL_FIELDS.get(cls)))
+        return known
 
     def _open(self, text: str, owner: str) -> str:
         match = SEALED.fullmatch(text)

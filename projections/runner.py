@@ -76,6 +76,9 @@ class ProjectionRunner:
 
     def _read(self, start: int) -> tuple[Sequence[Any], list[tuple[int, Any]]]:
         notifications = self.app.recorder.select_notifications(start, self.batch_size)
+        prefetch = getattr(self.app.mapper, "prefetch_keys", None)
+        if prefetch is not None:  # infra/sealing: one read for the batch's keys, not one each
+            prefetch(notifications)
         return notifications, [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
 
     def _apply_all(self, notifications: Sequence[Any], events: list[tuple[int, Any]],
