@@ -5,7 +5,8 @@ python -m bench.reads --store sqlite,postgres --children 100000 [--years 1] [--u
 Per store: `qianshou demo`'s generator writes the county (infra/generator.py), one child's
 file grows to about 500 events, the views are built from the whole history (timed: the
 rebuild rate), then `qianshou serve` answers emergency lookups of five kinds, archive reads
-of the long file and registry pages to one keep-alive httpx client, one request at a time.
+of the long file and registry pages to one keep-alive client (bench/keepalive.py), one
+request at a time; the server's own time is read from its Server-Timing header.
 In the same run, sqlite3 / psycopg run the index queries behind each read on the same view
 tables; HTTP/raw is the ratio of their latencies. `--url` reuses a store generated before
 (the generator skips what is already there).
@@ -26,6 +27,7 @@ import httpx
 import psycopg
 from pypinyin import Style, lazy_pinyin
 
+from bench.keepalive import Answer, KeepAlive
 from bench.measure import percentile
 from bench.server import ADMIN, PASSWORD, serve
 from bench.stores import fresh_url, settings_for
@@ -52,6 +54,7 @@ class Latency:
     read: str
     http: list[float]
     raw: list[float]
+    server: list[float]  # the server's own time to the answer (its Server-Timing header)
 
     def p(self, which: str, q: float) -> float:
         return percentile(sorted(getattr(self, which)), q)
@@ -87,19 +90,21 @@ def add_long_file(s: Services, child_id: UUID, events: int) -> None:
     s.app.save(child)
 
 
-def queries(s: Services, children: int, per_kind: int) -> list[tuple[str, str]]:
-    """(kind, q) from generated children picked at random: what a caller would type."""
+def queries(s: Services, children: int, per_kind: int) -> list[tuple[str, str, str]]:
+    """(kind, q, township) from generated children picked at random: what a caller would
+    type, and the township of the child sought."""
     rnd = random.Random(SEED)
     picked = [s.app.load(generated_id(SEED, "child", n), Child, "child")
               for n in rnd.sample(range(children), min(children, per_kind))]
     found = []
     for child in picked:
         name, profile = child.profile["name"], child.profile
-        found += [("name part", name[1:] if len(name) > 2 else name),
-                  ("full pinyin", "".join(lazy_pinyin(name))),
-                  ("initials", "".join(lazy_pinyin(name, style=Style.FIRST_LETTER))),
-                  ("phone last 4", child.guardian["phone"][-4:]),
-                  ("school+class", f"{profile['school']} {profile['class_name']}")]
+        found += [(kind, q, profile["township"]) for kind, q in (
+            ("name part", name[1:] if len(name) > 2 else name),
+            ("full pinyin", "".join(lazy_pinyin(name))),
+            ("initials", "".join(lazy_pinyin(name, style=Style.FIRST_LETTER))),
+            ("phone last 4", child.guardian["phone"][-4:]),
+            ("school+class", f"{profile['school']} {profile['class_name']}"))]
     rnd.shuffle(found)
     return found
 
@@ -190,36 +195,66 @@ def _rank(exact: bool) -> str:
     return f"CASE kind {whens} ELSE 99 END"
 
 
-def measure_reads(base_url: str, raw: Raw, asked: list[tuple[str, str]], long_id: str,
+def _sign_in(base_url: str, username: str, password: str) -> str:
+    response = httpx.post(f"{base_url}/auth/token", timeout=30,
+                          data={"username": username, "password": password})
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def supervisors(base_url: str, admin_token: str, townships: set[str]) -> dict[str, str]:
+    """A township supervisor per township, signed in: lookups are made by the supervisor of
+    the sought child's township, so each one takes the API's jurisdiction path (candidates
+    beyond the limit, those outside the township dropped), as most callers' lookups do."""
+    tokens = {}
+    for n, township in enumerate(sorted(townships)):
+        username = f"bench-supervisor-{n}"
+        created = httpx.post(f"{base_url}/users", timeout=30,
+                             headers={"Authorization": f"Bearer {admin_token}"},
+                             json={"username": username, "password": PASSWORD,
+                                   "agency": "township", "role": "township_supervisor",
+                                   "township": township})
+        if created.status_code not in (200, 201, 409):  # 409: made by an earlier run
+            raise RuntimeError(f"POST /users: {created.status_code} {created.text[:200]}")
+        tokens[township] = _sign_in(base_url, username, PASSWORD)
+    return tokens
+
+
+def measure_reads(base_url: str, raw: Raw, asked: list[tuple[str, str, str]], long_id: str,
                   repeat: int) -> list[Latency]:
     """Each read over HTTP then raw, interleaved so both see the same moment's machine."""
-    token = httpx.post(f"{base_url}/auth/token", data={"username": ADMIN, "password": PASSWORD},
-                       timeout=30).json()["access_token"]
+    token = _sign_in(base_url, ADMIN, PASSWORD)
+    searchers = {township: KeepAlive(base_url, t) for township, t in
+                 supervisors(base_url, token, {t for _, _, t in asked}).items()}
     lat: dict[str, Latency] = {}
+    misses: dict[str, int] = {}
 
-    def sample(read: str, get: Callable[[], httpx.Response], raw_call: Callable[[], Any]) -> Any:
-        found = lat.setdefault(read, Latency(read, [], []))
+    def sample(read: str, get: Callable[[], Answer], raw_call: Callable[[], Any]) -> Any:
+        found = lat.setdefault(read, Latency(read, [], [], []))
         response = timed(get, found.http)
-        if response.status_code != 200:
-            raise RuntimeError(f"{read}: HTTP {response.status_code} {response.text[:200]}")
+        if response.status != 200:
+            raise RuntimeError(f"{read}: HTTP {response.status} {response.text[:200]}")
+        found.server.append(response.server_ms)
         timed(raw_call, found.raw)
         return response.json()
 
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
-                      timeout=60) as http:
-        for kind, q in asked[:20]:  # warm-up: connections, caches, the server's first imports
-            http.get("/emergency/lookup", params={"q": q})
+    http = KeepAlive(base_url, token)
+    try:
+        for kind, q, township in asked[:20]:  # warm-up: connections, caches, first imports
+            searchers[township].get("/emergency/lookup", {"q": q})
             raw.lookup(q)
-        for kind, q in asked:
+        for kind, q, township in asked:
             hits = sample(f"lookup: {kind}",
-                          lambda q=q: http.get("/emergency/lookup", params={"q": q}),
+                          lambda q=q, t=township: searchers[t].get("/emergency/lookup",
+                                                                   {"q": q}),
                           lambda q=q: raw.lookup(q))["items"]
-            if not hits:
-                raise RuntimeError(f"lookup {kind} found nothing")
+            if not hits:  # the sought child ranked below 50 others of other townships
+                misses[kind] = misses.get(kind, 0) + 1
         lookups = [v for k, v in lat.items() if k.startswith("lookup")]
         lat["lookup: all kinds"] = Latency("lookup: all kinds",
                                            [x for v in lookups for x in v.http],
-                                           [x for v in lookups for x in v.raw])
+                                           [x for v in lookups for x in v.raw],
+                                           [x for v in lookups for x in v.server])
         after = 0
         for _ in range(repeat):
             file = sample("archive (~500 events)", lambda: http.get(f"/children/{long_id}"),
@@ -227,9 +262,14 @@ def measure_reads(base_url: str, raw: Raw, asked: list[tuple[str, str]], long_id
             if len(file["timeline"]) < LONG_FILE_EVENTS - 10:
                 raise RuntimeError(f"the long file has {len(file['timeline'])} entries")
             page = sample("registry page", lambda a=after: http.get(
-                "/children", params={"limit": PAGE, "cursor": a}),
+                "/children", {"limit": PAGE, "cursor": a}),
                 lambda a=after: raw.registry_page(a))
             after = int(page["next_cursor"] or 0)
+    finally:
+        for client in (http, *searchers.values()):
+            client.close()
+    if misses:
+        print(f"  lookups that found nobody in the supervisor's township: {misses}")
     return list(lat.values())
 
 
@@ -252,14 +292,17 @@ def measure(store: str, children: int, years: int, per_kind: int, repeat: int,
 
 
 def table(results: Sequence[Scale]) -> str:
-    lines = ["| store | read | n | HTTP p50 ms | HTTP p99 ms | raw p50 ms | raw p99 ms "
-             "| HTTP/raw p50 | HTTP/raw p99 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| store | read | n | HTTP p50 ms | HTTP p99 ms | server p50 ms | server p99 ms "
+             "| raw p50 ms | raw p99 ms | HTTP/raw p50 | HTTP/raw p99 |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for lat in r.reads:
             h50, h99, r50, r99 = (lat.p("http", 0.5), lat.p("http", 0.99), lat.p("raw", 0.5),
                                   lat.p("raw", 0.99))
+            s50, s99 = lat.p("server", 0.5), lat.p("server", 0.99)
             lines.append(f"| {r.store} | {lat.read} | {len(lat.http)} | {h50:.2f} | {h99:.2f} "
-                         f"| {r50:.3f} | {r99:.3f} | {h50 / r50:.0f} | {h99 / r99:.0f} |")
+                         f"| {s50:.2f} | {s99:.2f} | {r50:.3f} | {r99:.3f} | {h50 / r50:.0f} "
+                         f"| {h99 / r99:.0f} |")
     return "\n".join(lines)
 
 

@@ -12,7 +12,6 @@ from domain.incident import MANDATORY_REPORT, REPORT_WITHIN_HOURS, Incident, is_
 from projections import case_file
 from projections.batching import WriteBatch
 from projections.view import Cursor, in_clause
-from services.jurisdiction import place_of
 
 # A prefix query reads at most this many keys: enough to rank, never the whole table.
 MAX_KEYS = 400
@@ -223,33 +222,31 @@ class ContactChainView:
 
     # --- reads -------------------------------------------------------------------------
 
-    def places(self, cur: Cursor, child_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Where each child is and who is paired (services/jurisdiction.place_of), by id:
-        what decides who may see them, before any chain is built. Parsed in Python: picking
-        the fields with the databases' JSON functions was slower on PostgreSQL (2.1 ms
-        against 0.6 ms for 50 files at 100,000 children) and no faster on SQLite."""
-        if not child_ids:
-            return {}
-        rows = cur.execute(f"SELECT child_id, file FROM {self.children} WHERE child_id IN "
-                           f"({','.join('?' * len(child_ids))})", tuple(child_ids)).fetchall()
-        return {r["child_id"]: place_of(json.loads(r["file"])) for r in rows}
-
     def chains(self, cur: Cursor, child_ids: list[str], category: str | None,
                now: datetime) -> dict[str, dict[str, Any]]:
         """The chain of each known child, with its file, by child id: two queries in all."""
+        return self.chains_of(cur, self.files(cur, child_ids), category, now)
+
+    def files(self, cur: Cursor, child_ids: list[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        """Each known child's file, parsed, and its confirmations as stored, by id: a lookup
+        decides who may see a candidate from the file, then builds the chains of the kept
+        ones from the same rows (one read, each file parsed once)."""
         if not child_ids:
             return {}
-        marks = ",".join("?" * len(child_ids))
-        rows = cur.execute(f"SELECT child_id, file, confirmed FROM {self.children} "
-                           f"WHERE child_id IN ({marks})", tuple(child_ids)).fetchall()
-        children = {r["child_id"]: (json.loads(r["file"]), json.loads(r["confirmed"]))
-                    for r in rows}
-        helpers = self._helpers_for(cur, [file for file, _ in children.values()])
+        rows = cur.execute(f"SELECT child_id, file, confirmed FROM {self.children} WHERE "
+                           f"child_id IN ({','.join('?' * len(child_ids))})",
+                           tuple(child_ids)).fetchall()
+        return {r["child_id"]: (json.loads(r["file"]), r["confirmed"]) for r in rows}
+
+    def chains_of(self, cur: Cursor, files: dict[str, tuple[dict[str, Any], str]],
+                  category: str | None, now: datetime) -> dict[str, dict[str, Any]]:
+        """The chains of these children (from files()), with one read of their helpers."""
+        helpers = rules.HelperIndex(self._helpers_for(cur, [f for f, _ in files.values()]))
         found = {}
-        for child_id, (file, confirmed) in children.items():
+        for child_id, (file, confirmed) in files.items():
             child = {**file, "pairings": list(file.get("pairings") or {})}
             found[child_id] = {"file": file, "chain": rules.build_chain(
-                child, helpers, confirmed, category, now)}
+                child, helpers, json.loads(confirmed), category, now)}
         return found
 
     def _helpers_for(self, cur: Cursor, files: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ from services.application import Qianshou
 from services.login_throttle import LoginThrottle
 
 hasher = PasswordHasher()
+ACCOUNT_CACHE_SECONDS = 1.0  # how long a disabled account's tokens may still work
+VERIFIED_TOKENS = 10_000
 # Verified against when the user is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hasher.hash("not-a-real-password")
 
@@ -30,6 +32,7 @@ class TokenService:
     secret: str
     ttl: timedelta
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    _verified: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
 
     def login(self, username: str, password: str) -> str:
         self.throttle.check(username)
@@ -52,11 +55,32 @@ class TokenService:
     def actor(self, token: str) -> Actor:
         """The actor a token speaks for, with the account's role and jurisdiction as they are
         now: a disabled user's tokens stop working, and a changed role applies, within 1 s."""
+        return self.actor_named(self._username(token))
+
+    def cached_actor(self, token: str) -> Actor | None:
+        """The same actor when the account was read less than a second ago; None when it
+        must be read from the store (the caller then does that off the event loop)."""
+        username = self._username(token)
+        cached = (self._account_cache or {}).get(username)
+        if cached is None or time.monotonic() - cached[0] >= ACCOUNT_CACHE_SECONDS:
+            return None
+        return self.actor_named(username)
+
+    def _username(self, token: str) -> str:
+        """The token's user, its signature checked once: a verified token is remembered
+        until it expires (a phone signs in once and sends the same token all shift)."""
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None and now < known[1]:
+            return known[0]
         try:
             claims: dict[str, Any] = jwt.decode(token, self.secret, algorithms=["HS256"])
         except jwt.PyJWTError:
             raise AuthError("invalid or expired token") from None
-        return self.actor_named(claims["sub"])
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()  # bounded; the next request of each user verifies again
+        self._verified[token] = (str(claims["sub"]), float(claims["exp"]))
+        return str(claims["sub"])
 
     def actor_named(self, username: str) -> Actor:
         """The account as an actor (for tokens, and for the CLI's --as); refused when unknown
@@ -83,7 +107,7 @@ class TokenService:
             self._account_cache = {}
         now = time.monotonic()
         cached = self._account_cache.get(username)
-        if cached and now - cached[0] < 1.0:
+        if cached and now - cached[0] < ACCOUNT_CACHE_SECONDS:
             return cached[1]
         user = self._user(username)
         self._account_cache[username] = (now, user)

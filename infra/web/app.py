@@ -10,7 +10,7 @@ from infra.services import build_services
 from infra.settings import Settings
 from infra.web import errors
 from infra.web.problems import RESPONSES
-from infra.web.authorize import authorize
+from infra.web.authorize import authorize_api
 from infra.web.limits import LoadLimits
 from infra.web.request_log import RequestLog
 from infra.web.routers import (access, assessments, children, emergency, grants, health,
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Qianshou 牵手", version="0.1.0", lifespan=lifespan)
     errors.install(app)
     for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(authorize)], responses=RESPONSES)
+        app.include_router(router, dependencies=[Depends(authorize_api)], responses=RESPONSES)
     # The pages read their token from a cookie and pass the same gate in pages/session.py.
     pages.install(app)
     # Added first so that it runs inside the request log, which then logs its 503s and 413s.

@@ -1,9 +1,16 @@
-"""Request-scoped pieces: the services, the signed-in actor, Idempotency-Key, min_position."""
+"""Request-scoped pieces: the services, the signed-in actor, Idempotency-Key, min_position.
+
+The API's dependencies are `async def` where their work is quick and in memory: FastAPI
+runs every plain `def` dependency in the thread pool, and each hop there cost a lookup
+about as much as its SQL (py-spy, bench/RESULTS.md). What may block (reading an account,
+waiting for the views) still goes to the thread pool.
+"""
 
 import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 
 from domain.actor import Actor
@@ -16,7 +23,7 @@ from services.idempotency import IdempotencyRequest
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -37,7 +44,22 @@ def current_actor(request: Request, services: ServicesDep,
     return actor
 
 
-ActorDep = Annotated[Actor, Depends(current_actor)]
+async def signed_in_actor(request: Request, services: ServicesDep,
+                          token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+    """current_actor for the API: in the event loop when the account is cached."""
+    known: Actor | None = getattr(request.state, "actor", None)
+    if known is not None:
+        return known
+    if not token:
+        raise AuthError("not signed in: send Authorization: Bearer <token>")
+    actor = services.tokens.cached_actor(token)
+    if actor is None:
+        actor = await run_in_threadpool(services.tokens.actor, token)
+    request.state.actor = actor
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(signed_in_actor)]
 
 
 async def idempotency(request: Request, actor: ActorDep,
@@ -70,4 +92,12 @@ def caught_up(services: ServicesDep,
         raise NotCaughtUp(f"the views have not yet reached position {min_position}")
 
 
-CaughtUp = Depends(caught_up)
+async def caught_up_dependency(
+        services: ServicesDep,
+        min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> None:
+    """caught_up, waiting in the thread pool only when the views are behind."""
+    if min_position is not None and services.runner.position < min_position:
+        await run_in_threadpool(caught_up, services, min_position)
+
+
+CaughtUp = Depends(caught_up_dependency)

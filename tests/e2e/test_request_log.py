@@ -37,3 +37,17 @@ def test_a_declared_body_over_the_limit_is_413_before_the_app_and_still_logged(
     statuses = [line["status"] for line in _request_lines(capsys)
                 if line["request_id"] == response.headers["X-Request-ID"]]
     assert statuses == [413]
+
+
+def test_every_answer_says_the_servers_own_time_and_reads_are_json(api: Api) -> None:
+    """Server-Timing (what the bench splits its figures by), on answers and refusals; the
+    reads that encode their own JSON (infra/web/read_answer.py) say it is JSON, in UTF-8."""
+    answers = (api.get("/children"), api.client.get("/children"),
+               api.get("/emergency/lookup", q="张"))
+    assert [r.status_code for r in answers] == [200, 401, 422]
+    for response in answers:
+        timing = response.headers["Server-Timing"]
+        assert timing.startswith("app;dur=") and float(timing.split("=")[1]) >= 0
+    registry = api.get("/children")
+    assert registry.headers["content-type"] == "application/json"
+    assert registry.json()["items"] == [] and registry.json()["next_cursor"] is None

@@ -134,3 +134,24 @@ def test_abuse_without_police_report_is_overdue_after_24h() -> None:
     assert not is_overdue("abuse", NOW - timedelta(hours=23), None, NOW)
     assert not is_overdue("abuse", reported, reported + timedelta(hours=2), NOW)
     assert not is_overdue("injury", reported, None, NOW)
+
+
+def test_helpers_serve_their_own_place_only_and_a_blank_township_serves_any() -> None:
+    """HelperIndex: the class's teachers, the village's director and grid worker (a blank
+    township: any), the township's supervisors and the county-wide one, by name."""
+    helpers = [*HELPERS,
+               helper("h-county-supervisor", "township_supervisor"),
+               helper("h-another-supervisor", "township_supervisor", township="别镇"),
+               helper("h-any-director", "child_director", village="白沙关村"),
+               helper("h-elsewhere-grid", "grid_worker", township="白沙关镇", village="别村"),
+               helper("h-a-teacher", "class_teacher", school="白沙关小学", class_name="六(2)班")]
+    named = [(e["role"], e["helper_id"]) for e in build_chain(child(pairings=[]), helpers, {},
+                                                              None, NOW) if "helper_id" in e]
+    assert named == [("class_teacher", "h-a-teacher"), ("class_teacher", "h-teacher"),
+                     ("child_director", "h-any-director"), ("child_director", "h-director"),
+                     ("grid_worker", "h-grid"),
+                     ("township_supervisor", "h-county-supervisor"),
+                     ("township_supervisor", "h-supervisor")]
+    # A child with no village on file is served by no village's helpers.
+    unplaced = build_chain(child(village=None, pairings=[]), helpers, {}, None, NOW)
+    assert not {"child_director", "grid_worker"} & {e["role"] for e in unplaced}

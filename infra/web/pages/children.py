@@ -44,8 +44,8 @@ def _filters(request: Request) -> dict[str, str]:
 
 def _registry_page(s: Services, actor: Any, f: dict[str, str], after: int,
                    limit: int) -> list[dict[str, Any]]:
-    return api.registry(s, actor, **{k: f[k] or None for k in FILTERS}, q=f["q"][:50] or None,
-                        limit=limit, cursor=after)["items"]
+    return api.registry_page(s, actor, **{k: f[k] or None for k in FILTERS},
+                             q=f["q"][:50] or None, limit=limit, cursor=after)["items"]
 
 
 @router.get("/children", response_class=HTMLResponse)
@@ -78,7 +78,7 @@ def _file(request: Request, s: Services, actor: Any, child_id: UUID,
         except ValueError:
             raise PageError(422, "invalid", "as_of") from None
     try:
-        return api.archive(child_id, s, actor, as_of=moment, purpose=None)
+        return api.archive_file(child_id, s, actor, as_of=moment)
     except NotFound:
         raise PageError(404, "not_found") from None
 

@@ -5,14 +5,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
+from domain.actor import Actor
 from domain.child import Child
 from domain.errors import NotFound
+from infra.services import Services
 from infra.web.authorize import Purpose
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.disclosure import disclose_entry, disclose_file
+from infra.web.read_answer import read_answer
 from projections import case_file
 from services import commands as c
 from services.application import Answer
@@ -39,7 +42,15 @@ def registry(s: ServicesDep, actor: ActorDep,
              status: str | None = None,
              q: Annotated[str | None, Query(max_length=50)] = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50,
-             cursor: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+             cursor: Annotated[int, Query(ge=0)] = 0) -> Response:
+    return read_answer(registry_page(s, actor, township, village, school, class_name, status,
+                                     q, limit, cursor))
+
+
+def registry_page(s: Services, actor: Actor, township: str | None, village: str | None,
+                  school: str | None, class_name: str | None, status: str | None,
+                  q: str | None, limit: int, cursor: int) -> dict[str, Any]:
+    """A page of the registry (台帐) in the actor's jurisdiction; the pages use it too."""
     require(actor, "child.read")
     filters = {"township": township, "village": village, "school": school,
                "class_name": class_name, "status": status}
@@ -52,7 +63,13 @@ def registry(s: ServicesDep, actor: ActorDep,
 
 @router.get("/{child_id}", dependencies=[CaughtUp])
 def archive(child_id: UUID, s: ServicesDep, actor: ActorDep,
-            as_of: AwareDatetime | None = None, purpose: Purpose = None) -> dict[str, Any]:
+            as_of: AwareDatetime | None = None, purpose: Purpose = None) -> Response:
+    return read_answer(archive_file(child_id, s, actor, as_of))
+
+
+def archive_file(child_id: UUID, s: Services, actor: Actor,
+                 as_of: datetime | None) -> dict[str, Any]:
+    """The child's file as this actor may see it (now, or as known at as_of)."""
     require(actor, "child.read")
     found = _as_of(s, child_id, as_of) if as_of else _current(s, child_id)
     file = found["file"]

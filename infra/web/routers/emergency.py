@@ -3,18 +3,20 @@
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
 
+from domain.actor import Actor
 from domain.contact_chain import CATEGORIES
 from domain.errors import InvalidFact, NotFound
 from domain.values import utcnow
 from infra.services import Services
 from infra.web.authorize import BreakGlass, Purpose, checked_reason
+from infra.web.read_answer import read_answer
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
 from services import incident_handlers as ih
-from services.jurisdiction import reach_clause, reaches
+from services.jurisdiction import EVERYWHERE, place_of, reach_clause, reaches
 from services.permissions import require
 
 router = APIRouter(tags=["emergencies"])
@@ -37,42 +39,49 @@ def _category(category: str | None) -> str | None:
 @router.get("/children/{child_id}/contact-chain", dependencies=[CaughtUp])
 def contact_chain(child_id: UUID, s: ServicesDep, actor: ActorDep,
                   category: Category = None, purpose: Purpose = None,
-                  break_glass: BreakGlass = None) -> dict[str, Any]:
+                  break_glass: BreakGlass = None) -> Response:
     """The chain; outside one's jurisdiction only with `break_glass` (infra/web/authorize)."""
     require(actor, "emergency.lookup")
     with s.db.reading() as cur:
         found = _view(s).chains(cur, [str(child_id)], _category(category), utcnow())
     if str(child_id) not in found:
         raise NotFound("child not found")
-    return {"child_id": str(child_id), "category": category,
-            "chain": found[str(child_id)]["chain"]}
+    return read_answer({"child_id": str(child_id), "category": category,
+                        "chain": found[str(child_id)]["chain"]})
 
 
 @router.get("/emergency/lookup", dependencies=[CaughtUp])
-def lookup(request: Request, s: ServicesDep, actor: ActorDep,
+def lookup(s: ServicesDep, actor: ActorDep,
            q: Annotated[str, Query(max_length=100)] = "",
            category: Category = None,
            limit: Annotated[int, Query(ge=1, le=50)] = 10,
-           purpose: Purpose = None, break_glass: BreakGlass = None) -> dict[str, Any]:
+           purpose: Purpose = None, break_glass: BreakGlass = None) -> Response:
     """A name (characters, pinyin, initials), phone or ID digits, school and class, village.
 
     Hits outside the caller's jurisdiction are left out, unless `break_glass` gives the
     reason: then every hit is shown and each read is flagged for review.
     """
+    return read_answer(find_children(s, actor, q, category, limit, purpose, break_glass))
+
+
+def find_children(s: Services, actor: Actor, q: str, category: str | None, limit: int,
+                  purpose: str | None, break_glass: str | None) -> dict[str, Any]:
+    """The lookup's hits with their chains; the emergency page uses it too."""
     require(actor, "emergency.lookup")
     if len("".join(q.split())) < 2:
         raise InvalidFact("q", "give at least 2 characters: a name, pinyin, phone or ID "
                                "digits, school and class, or village")
     glass = checked_reason("break_glass", break_glass)
+    category = _category(category)
+    # Candidates beyond the limit, so that hits outside the jurisdiction, dropped below,
+    # do not starve the answer; none needed when every hit will be shown.
+    wanted = limit if glass or actor.role in EVERYWHERE else limit * LOOKUP_OVERSCAN
     with s.db.reading() as cur:
-        # Candidates beyond the limit, so that hits outside the jurisdiction, dropped
-        # below, do not starve the answer; chains are built for the hits kept only.
-        ids = _view(s).lookup(cur, q, limit if glass else limit * LOOKUP_OVERSCAN)
-        places = _view(s).places(cur, ids)
-        near = {cid for cid in ids if cid in places and reaches(actor, places[cid])}
-        ids = [cid for cid in ids if cid in near or (glass and cid in places)][:limit]
-        found = _view(s).chains(cur, ids, _category(category), utcnow())
-    ids = [cid for cid in ids if cid in found]
+        ids = _view(s).lookup(cur, q, wanted)
+        files = _view(s).files(cur, ids)
+        near = {cid for cid, (file, _) in files.items() if reaches(actor, place_of(file))}
+        ids = [cid for cid in ids if cid in near or (glass and cid in files)][:limit]
+        found = _view(s).chains_of(cur, {cid: files[cid] for cid in ids}, category, utcnow())
     fields = ("name", "place", "contact_chain")
     s.access.record(actor, [cid for cid in ids if cid in near], "GET /emergency/lookup",
                     fields, checked_reason("purpose", purpose))
