@@ -4,7 +4,8 @@ python -m bench.http --store sqlite,postgres --workers 1,2 --clients 1,4,16 --ch
 
 Each client thread takes every n-th child: POST /children, then POST /children/{id}/visits.
 Bare eventsourcing (bench/bare.py) writes the same events at the same concurrency, in the
-same run, on a fresh store of its own. `--shared-server` (the smoke mode) starts one server per
+same run, on a fresh store of its own. Each cell also times as many empty requests
+(GET /healthz) on the same server: the ceiling the HTTP stack alone sets. `--shared-server` (the smoke mode) starts one server per
 store and worker count and gives each client count its own children, instead of a fresh store
 and server per cell: a server start costs 1.5-3 s here.
 """
@@ -30,17 +31,31 @@ def bare_phase(store: str, children: int, visits: int, clients: int) -> Phase:
             work.close()
 
 
+class EmptyWorkload(HttpWorkload):
+    """As many requests as the commands, each a GET /healthz that does nothing: what the
+    HTTP stack alone (client, uvicorn, the middleware) allows at this concurrency. Its ratio
+    to bare is the most any command over this stack could reach."""
+
+    name = "empty"
+
+    def register(self, n: int) -> None:
+        self.client().get("/healthz").raise_for_status()
+
+    def visit(self, n: int, k: int) -> None:
+        self.client().get("/healthz").raise_for_status()
+
+
 def http_phase(server: Server, store: str, children: int, visits: int, clients: int,
-               first: int = 0) -> Phase:
+               first: int = 0, empty: bool = False) -> Phase:
     """A warm-up of its own (new keep-alive connections, a new token), then the timed run."""
-    work = HttpWorkload(server.base_url)
+    work = (EmptyWorkload if empty else HttpWorkload)(server.base_url)
     try:
         drive(work, store, WARMUP_CHILDREN, visits, 1, first=10**6 + first)
         phase = drive(work, store, children, visits, clients, first=first)
     finally:
         work.close()
-    return Phase(store, f"http x{server.workers}", clients, phase.commands, phase.seconds,
-                 phase.p50_ms, phase.p99_ms)
+    return Phase(store, f"{'empty' if empty else 'http'} x{server.workers}", clients,
+                 phase.commands, phase.seconds, phase.p50_ms, phase.p99_ms)
 
 
 @contextmanager
@@ -69,6 +84,8 @@ def run(stores: Sequence[str], workers: Sequence[int], clients: Sequence[int], c
                         server = shared or cell.enter_context(_server(store, w))
                         phases.append(_show(http_phase(server, store, children, visits, n,
                                                        first=i * 10**5)))
+                        phases.append(_show(http_phase(server, store, children, visits, n,
+                                                       empty=True)))
     return phases
 
 
@@ -76,15 +93,16 @@ def table(phases: Sequence[Phase], workers: Sequence[int]) -> str:
     """One row per store and client count; each HTTP figure with its ratio to bare."""
     by = {(p.store, p.variant, p.threads): p for p in phases}
     head = "| store | clients | bare cmd/s (p50/p99 ms) |" + "".join(
-        f" HTTP {w} worker{'s' * (w > 1)} cmd/s (p50/p99 ms) | ratio |" for w in workers)
-    lines = [head, "|---|---:|---:|" + "---:|---:|" * len(workers)]
+        f" HTTP {w} worker{'s' * (w > 1)} cmd/s (p50/p99 ms) | ratio | empty GET/s | ratio |"
+        for w in workers)
+    lines = [head, "|---|---:|---:|" + "---:|---:|---:|---:|" * len(workers)]
     for store, n in dict.fromkeys((p.store, p.threads) for p in phases):
         bare = by[(store, "bare", n)]
         row = f"| {store} | {n} | {bare.rate:.0f} ({bare.p50_ms:.1f}/{bare.p99_ms:.1f}) |"
         for w in workers:
-            p = by[(store, f"http x{w}", n)]
+            p, e = by[(store, f"http x{w}", n)], by[(store, f"empty x{w}", n)]
             row += (f" {p.rate:.0f} ({p.p50_ms:.1f}/{p.p99_ms:.1f}) "
-                    f"| {p.rate / bare.rate:.2f} |")
+                    f"| {p.rate / bare.rate:.2f} | {e.rate:.0f} | {e.rate / bare.rate:.2f} |")
         lines.append(row)
     return "\n".join(lines)
 

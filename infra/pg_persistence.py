@@ -10,10 +10,19 @@ broke in use is tried once more, as the library intends.
 And once the database is back, psycopg_pool tries again only after a back-off that doubles
 for up to five minutes (14 s after a 6 s outage here): a reconnect attempt that gives up
 after the pool's timeout lets the next request start a fresh attempt at once (30 ms here).
+
+The pool pings a connection before handing it out (POSTGRES_PRE_PING), so that one left
+dead by a restart is replaced instead of failing a request. A ping is a round trip, and a
+command checks a connection out three times or more: here a connection that answered a
+ping less than PING_EVERY_SECONDS ago is handed out without another. In that second after
+a restart a request may still meet a dead connection: it answers 503 + Retry-After and the
+pool drops the connection.
 """
 
 import functools
 import inspect
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +32,24 @@ from eventsourcing.postgres import (PostgresAggregateRecorder, PostgresApplicati
 from psycopg_pool import PoolTimeout
 
 from infra.idempotent_recorders import IdempotentPostgresRecorder
+
+PING_EVERY_SECONDS = 1.0
+
+
+class RecentPing:
+    """The pool's check: the library's ping, skipped for a connection pinged just now."""
+
+    def __init__(self, ping: Callable[[Any], None]) -> None:
+        self.ping = ping
+        self.pinged: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    def __call__(self, conn: Any) -> None:
+        now = time.monotonic()
+        if now - self.pinged.get(conn, float("-inf")) < PING_EVERY_SECONDS:
+            return
+        self.ping(conn)  # raises for a dead connection: the pool discards it
+        self.pinged[conn] = now
+
 
 # Ours, not the library's: the server-side limit on any one statement, in whole seconds.
 STATEMENT_TIMEOUT = "POSTGRES_STATEMENT_TIMEOUT"
@@ -79,6 +106,8 @@ class Factory(PostgresFactory):
         super().__init__(env)
         pool = self.datastore.pool
         pool.reconnect_timeout = pool.timeout
+        if pool._check is not None:  # psycopg_pool 3.3 keeps the check here (pinned)
+            pool._check = RecentPing(pool._check)
         # A runaway query (a view read gone slow) is cancelled by the server rather than
         # holding a pooled connection: the request answers 503 and the pool stays free.
         seconds = int(self.env.get(STATEMENT_TIMEOUT) or 0)

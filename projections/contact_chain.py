@@ -279,21 +279,34 @@ class ContactChainView:
         return [{**json.loads(r["details"]), "helper_id": r["helper_id"],
                  "confirmed_at": r["confirmed_at"]} for r in rows]
 
-    def lookup(self, cur: Cursor, query: str, limit: int) -> list[str]:
-        """Child ids best match first: exact keys, then key prefixes, both by index."""
+    def lookup(self, cur: Cursor, query: str, limit: int,
+               within: tuple[str, str, list[Any]] | None = None) -> list[str]:
+        """Child ids best match first: exact keys, then key prefixes, both by index.
+
+        `within` (a table with the children's place columns, and a WHERE clause over them
+        with its parameters, from services/jurisdiction.reach_clause with child column
+        `c.child_id`) keeps the children a caller may see, in the same statement: the best
+        `limit` of them, not the best of everyone then filtered."""
         wanted = rules.normalize(query)
         if rules.is_digits_query(wanted.replace("-", "")):  # a landline as 0851-1234567
             wanted = rules.digits_key(wanted.replace("-", ""))
+        join, params = "", []
+        if within is not None:
+            table, clause, params = within
+            # CROSS JOIN: SQLite then keeps this order (the few candidates first, each
+            # probed in the registry's covering index); left to choose, it walked the
+            # township's 5,000 children instead (10 ms against 0.1 ms).
+            join = f" CROSS JOIN {table} c WHERE c.child_id = u.child_id AND ({clause})"
         # Each half reads a bounded slice of the index; the ranking happens in SQL so that
         # only the best few rows come back to Python.
         rows = cur.execute(
-            f"SELECT child_id, MIN(r) AS r FROM ("
+            f"SELECT u.child_id, MIN(u.r) AS r FROM ("
             f"SELECT * FROM (SELECT child_id, {_rank_sql(True)} AS r FROM {self.keys} "
             "WHERE key=? LIMIT ?) e UNION ALL "
             f"SELECT * FROM (SELECT child_id, {_rank_sql(False)} AS r FROM {self.keys} "
-            "WHERE key>? AND key<? LIMIT ?) p"
-            ") u GROUP BY child_id ORDER BY r, child_id LIMIT ?",
-            (wanted, MAX_KEYS, wanted, wanted + TOP, MAX_KEYS, limit)).fetchall()
+            f"WHERE key>? AND key<? LIMIT ?) p) u{join} "
+            "GROUP BY u.child_id ORDER BY r, u.child_id LIMIT ?",
+            (wanted, MAX_KEYS, wanted, wanted + TOP, MAX_KEYS, *params, limit)).fetchall()
         return [row["child_id"] for row in rows]
 
     def incident_list(self, cur: Cursor, status: str | None, overdue: bool | None,

@@ -42,6 +42,11 @@ class RegistryView:
                     "(position)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS registry_place ON {self.children} "
                     "(township, village, school, class_name)")
+        # Covering, for the emergency lookup, which keeps the candidates within the caller's
+        # jurisdiction by their place (projections/contact_chain.lookup): read from the
+        # index alone, not a table page per candidate.
+        cur.execute(f"CREATE INDEX IF NOT EXISTS registry_reach ON {self.children} "
+                    "(child_id, township, village, school, class_name)")
 
     def reset(self, cur: Cursor) -> None:
         cur.execute(f"DELETE FROM {self.children}")

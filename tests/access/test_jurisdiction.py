@@ -135,3 +135,22 @@ def _user_at(api: Api, role: str, place: dict[str, str], username: str) -> Api:
                                "agency": "township", "role": role, **place})
     assert made.status_code == 201, made.text
     return api.as_user(username, PASSWORD)
+
+
+def test_a_lookup_finds_the_callers_child_however_many_namesakes_rank_elsewhere(
+        api: Api) -> None:
+    """The jurisdiction is part of the search: 60 children of another township whose name is
+    exactly the query rank above the supervisor's own 张小明明 (a name prefix), more than the
+    50 best the search once looked at before leaving out those outside; the supervisor's
+    child is still found."""
+    from tests.conftest import register
+    elsewhere = {register(api, name="张小明", **OUTSIDE)["id"] for _ in range(60)}
+    registered = register(api, name="张小明明", **INSIDE)
+    mine = registered["id"]
+    supervisor = _user_at(api, "township_supervisor", {"township": INSIDE["township"]},
+                          "sup.baishaguan")
+    found = supervisor.get("/emergency/lookup", q="张小明", limit=10,
+                           min_position=registered["position"]).json()["items"]
+    assert [h["child_id"] for h in found] == [mine]
+    everyone = api.get("/emergency/lookup", q="张小明", limit=50).json()["items"]
+    assert len(everyone) == 50 and {h["child_id"] for h in everyone} <= elsewhere | {mine}

@@ -16,14 +16,13 @@ from infra.web.read_answer import read_answer
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
 from services import incident_handlers as ih
-from services.jurisdiction import EVERYWHERE, place_of, reach_clause, reaches
+from services.jurisdiction import place_of, reach_clause, reaches
 from services.permissions import require
 
 router = APIRouter(tags=["emergencies"])
 Category = Annotated[str | None, Query(max_length=40)]
 # The chain in a report's answer should include the report; it never waits long for it.
 REPORT_WAIT_SECONDS = 1.0
-LOOKUP_OVERSCAN = 5
 
 
 def _view(s: Services) -> Any:
@@ -73,11 +72,14 @@ def find_children(s: Services, actor: Actor, q: str, category: str | None, limit
                                "digits, school and class, or village")
     glass = checked_reason("break_glass", break_glass)
     category = _category(category)
-    # Candidates beyond the limit, so that hits outside the jurisdiction, dropped below,
-    # do not starve the answer; none needed when every hit will be shown.
-    wanted = limit if glass or actor.role in EVERYWHERE else limit * LOOKUP_OVERSCAN
+    # The jurisdiction is applied by the search itself (the registry's place columns), so
+    # the best hits the caller may see come back, however many others rank above them.
+    within = None
+    if not glass:
+        clause, params = reach_clause(actor, s.directory.pairings, "c.child_id")
+        within = None if clause == "1=1" else (s.registry.children, clause, params)
     with s.db.reading() as cur:
-        ids = _view(s).lookup(cur, q, wanted)
+        ids = _view(s).lookup(cur, q, limit, within)
         files = _view(s).files(cur, ids)
         near = {cid for cid, (file, _) in files.items() if reaches(actor, place_of(file))}
         ids = [cid for cid in ids if cid in near or (glass and cid in files)][:limit]
