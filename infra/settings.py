@@ -24,9 +24,6 @@ class Settings(BaseSettings):
     # Requests handled at once; beyond this the service answers 503 + Retry-After at once
     # instead of queueing until clients time out (infra/web/limits.py).
     max_in_flight: int = Field(default=64, ge=1)
-    # Seconds between returns of the C heap's free pages to the system (infra/heap_trim.py);
-    # 0: never.
-    heap_trim_seconds: float = Field(default=60.0, ge=0)
     # How long a request waits for a PostgreSQL connection (whole seconds) before it is
     # answered 503: this bounds every request while the database is away.
     pg_connect_timeout_seconds: int = Field(default=5, ge=1)

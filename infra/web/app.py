@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from infra.heap_trim import HeapTrimmer
 from infra.logging import configure_logging
 from infra.services import build_services
 from infra.settings import Settings
@@ -39,10 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         if settings.projections == "inline":
             services.runner.start()
-        trimmer = HeapTrimmer(settings.heap_trim_seconds)
-        trimmer.start()
         yield
-        trimmer.stop()
         services.close()
 
     app = FastAPI(title="Qianshou 牵手", version="0.1.0", lifespan=lifespan)

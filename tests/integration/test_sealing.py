@@ -91,3 +91,24 @@ def test_each_aggregate_has_its_own_key(services: Services) -> None:
     stored_registration(services, b)
     assert services.app.keys.shred_now(str(a.id)) == 1
     assert services.app.keys.for_reading(str(b.id)) is not None
+
+
+def test_the_key_cache_holds_secrets_and_a_batch_reads_its_keys_at_once(
+        services: Services) -> None:
+    """The cache keeps 32-byte secrets (an AESGCM object holds 2.4 KB of OpenSSL memory
+    that the soak saw grow); the runner's prefetch opens a whole batch's keys in one read,
+    and what it opens decodes as one read per key would."""
+    from infra.sealing import CIPHERS, _cipher
+    children = [registered(services) for _ in range(5)]
+    for child in children:
+        services.app.save(child)
+    keys = services.app.mapper.keys
+    keys._cache.clear()
+    stored = [services.app.recorder.select_events(c.id)[0] for c in children]
+    services.app.mapper.prefetch_keys(stored)
+    assert {str(c.id) for c in children} <= set(keys._cache)
+    assert all(isinstance(secret, bytes) and len(secret) == 32
+               for secret, _ in keys._cache.values())
+    assert [services.app.mapper.to_domain_event(s).profile["name"] for s in stored] == \
+        ["李秘密"] * 5
+    assert _cipher.cache_info().maxsize == CIPHERS
