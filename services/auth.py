@@ -64,7 +64,7 @@ class TokenService:
         cached = (self._account_cache or {}).get(username)
         if cached is None or time.monotonic() - cached[0] >= ACCOUNT_CACHE_SECONDS:
             return None
-        return self.actor_named(username)
+        return self._as_actor(username, cached[1])  # never a read of the store
 
     def _username(self, token: str) -> str:
         """The token's user, its signature checked once: a verified token is remembered
@@ -85,7 +85,10 @@ class TokenService:
     def actor_named(self, username: str) -> Actor:
         """The account as an actor (for tokens, and for the CLI's --as); refused when unknown
         or disabled."""
-        account = self._account(username)
+        return self._as_actor(username, self._account(username))
+
+    @staticmethod
+    def _as_actor(username: str, account: User | None) -> Actor:
         if account is None or account.disabled:
             raise AuthError("this account is disabled")
         return Actor(user_id=str(user_id_for(username)), username=username,

@@ -289,3 +289,23 @@ def test_user_rules(api: Api) -> None:
     assert teacher.status_code == 422 and teacher.json()["errors"][0]["field"] == "school"
     assert api.client.post("/auth/token", data={"username": "admin",
                                                 "password": "wrong"}).status_code == 401
+
+
+def test_a_remembered_token_still_expires(services: Any) -> None:
+    """TokenService remembers a verified token (the signature is not checked on every
+    request) only until the token's own expiry."""
+    from datetime import timedelta
+
+    from domain.actor import SYSTEM
+    from services import commands as c
+    from services.auth import AuthError, TokenService
+    services.handlers.create_user(c.CreateUser(username="nurse.wu", password="a-long-password",
+                                               agency="township", role="admin"), SYSTEM, None)
+    tokens = TokenService(services.app, services.tokens.secret, timedelta(seconds=1))
+    token = tokens.login("nurse.wu", "a-long-password")
+    assert tokens.actor(token).username == "nurse.wu"
+    assert tokens.actor(token).username == "nurse.wu"  # the remembered path
+    import time
+    time.sleep(2.1)  # exp is in whole seconds
+    with pytest.raises(AuthError):
+        tokens.actor(token)
