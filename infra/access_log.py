@@ -45,6 +45,7 @@ class AccessLog:
         self.db = db
         self.table = db.table("access_log")
         self._queue: deque[Access] = deque()
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.written = 0
@@ -76,16 +77,20 @@ class AccessLog:
             self._queue.extend(entries)
 
     def flush(self) -> int:
-        batch: list[Access] = []
-        while self._queue:
-            batch.append(self._queue.popleft())
-        if batch:
-            try:
-                self._write(batch)
-            except Exception:
-                self._queue.extendleft(reversed(batch))  # kept for the next attempt
-                raise
-        return len(batch)
+        """Write what is queued. One flush at a time: a reader's flush (for_child) waits
+        for the background thread's batch to commit, instead of finding the queue empty
+        while that batch is still being written and reading without it."""
+        with self._flushing:
+            batch: list[Access] = []
+            while self._queue:
+                batch.append(self._queue.popleft())
+            if batch:
+                try:
+                    self._write(batch)
+                except Exception:
+                    self._queue.extendleft(reversed(batch))  # kept for the next attempt
+                    raise
+            return len(batch)
 
     def _write(self, entries: list[Access]) -> None:
         with self.db.transaction() as cur:
