@@ -128,9 +128,9 @@ def serve(url: str, workers: int = 1, start_timeout: float = START_TIMEOUT) -> I
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def token(base_url: str) -> str:
-    response = httpx.post(f"{base_url}/auth/token", data={"username": ADMIN, "password": PASSWORD},
-                          timeout=30)
+def token(base_url: str, username: str = ADMIN, password: str = PASSWORD) -> str:
+    response = httpx.post(f"{base_url}/auth/token", timeout=30,
+                          data={"username": username, "password": password})
     response.raise_for_status()
     return str(response.json()["access_token"])
 

@@ -301,9 +301,9 @@ class ContactChainView:
         # only the best few rows come back to Python.
         rows = cur.execute(
             f"SELECT u.child_id, MIN(u.r) AS r FROM ("
-            f"SELECT * FROM (SELECT child_id, {_rank_sql(True)} AS r FROM {self.keys} "
+            f"SELECT * FROM (SELECT child_id, {rank_sql(True)} AS r FROM {self.keys} "
             "WHERE key=? LIMIT ?) e UNION ALL "
-            f"SELECT * FROM (SELECT child_id, {_rank_sql(False)} AS r FROM {self.keys} "
+            f"SELECT * FROM (SELECT child_id, {rank_sql(False)} AS r FROM {self.keys} "
             f"WHERE key>? AND key<? LIMIT ?) p) u{join} "
             "GROUP BY u.child_id ORDER BY r, u.child_id LIMIT ?",
             (wanted, MAX_KEYS, wanted, wanted + TOP, MAX_KEYS, *params, limit)).fetchall()
@@ -343,7 +343,7 @@ def _confirm(confirmed: dict[str, str], phones: list[str], at: str) -> None:
             confirmed[phone] = at
 
 
-def _rank_sql(exact: bool) -> str:
+def rank_sql(exact: bool) -> str:
     """The lookup's ranking (domain.contact_chain.RANK) as a CASE over the key's kind."""
     whens = " ".join(f"WHEN '{kind}' THEN {score}"
                      for (kind, is_exact), score in rules.RANK.items() if is_exact == exact)

@@ -7,7 +7,7 @@ break-glass: a stated reason, flagged for the township supervisor's review. Writ
 checked for jurisdiction by the handlers, against the aggregate they load (403).
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
@@ -57,29 +57,40 @@ def checked_reason(name: str, value: str | None) -> str | None:
     return value.strip()
 
 
+def _rule(request: Request) -> Any:
+    """The route's rule (services/permissions.ROUTES); None for a public route. A route
+    without a rule fails tests/e2e/test_access_matrix.py."""
+    rule = ROUTES.get((request.method, getattr(request.scope.get("route"), "path", "")))
+    return None if rule is None or rule.action == PUBLIC else rule
+
+
 async def authorize_api(request: Request, s: ServicesDep,
                         token: Annotated[str | None, Depends(oauth2)]) -> None:
     """authorize for the API's routers: the role check in the event loop; a read of one
     child's file (a registry read and the access log) in the thread pool."""
-    rule = ROUTES.get((request.method, getattr(request.scope.get("route"), "path", "")))
-    if rule is None or rule.action == PUBLIC:
+    rule = _rule(request)
+    if rule is None:
         return
     actor = await signed_in_actor(request, s, token)
     require(actor, rule.action)
     if rule.child_param is not None:
-        await run_in_threadpool(authorize, request, s, token)  # finds the actor just kept
+        await run_in_threadpool(_child_read, request, s, actor, rule)
 
 
 def authorize(request: Request, s: ServicesDep,
               token: Annotated[str | None, Depends(oauth2)]) -> None:
-    route = request.scope.get("route")
-    rule = ROUTES.get((request.method, getattr(route, "path", "")))
-    if rule is None or rule.action == PUBLIC:
-        return  # a route without a rule fails tests/e2e/test_access_matrix.py
+    """The same gate as one plain function, for the pages (infra/web/pages/session.py)."""
+    rule = _rule(request)
+    if rule is None:
+        return
     actor = current_actor(request, s, token)
     require(actor, rule.action)
-    if rule.child_param is None:
-        return
+    if rule.child_param is not None:
+        _child_read(request, s, actor, rule)
+
+
+def _child_read(request: Request, s: ServicesDep, actor: Actor, rule: Any) -> None:
+    """A read of one child's file: within reach (or by break-glass), and in the access log."""
     child_id = str(request.path_params[rule.child_param])
     if not _is_uuid(child_id):
         return  # the route's own validation answers 422 naming the parameter
@@ -94,7 +105,8 @@ def authorize(request: Request, s: ServicesDep,
         if not reason:
             raise NotFound("child not found")
         purpose, glass = reason, True
-    s.access.record(actor, [child_id], f"{request.method} {route.path}",  # type: ignore[union-attr]
+    route = request.scope["route"]
+    s.access.record(actor, [child_id], f"{request.method} {route.path}",
                     disclosed_fields(actor), purpose, glass)
 
 

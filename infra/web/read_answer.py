@@ -6,17 +6,14 @@ file, registry) answer with their JSON instead. Their dicts are JSON already (vi
 and files stored as JSON); jsonable_encoder is the fallback for anything that is not.
 """
 
-import json
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 
-def read_answer(content: Any, status_code: int = 200) -> Response:
+def read_answer(content: Any, status_code: int = 200) -> JSONResponse:
     try:
-        body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return JSONResponse(content, status_code=status_code)
     except TypeError:  # a datetime or a UUID: the encoder FastAPI would have used
-        body = json.dumps(jsonable_encoder(content), ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":"))
-    return Response(body.encode(), status_code=status_code, media_type="application/json")
+        return JSONResponse(jsonable_encoder(content), status_code=status_code)
