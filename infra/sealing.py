@@ -11,9 +11,11 @@ hash chain, stay exactly as they were.
 
 A new aggregate's key is written by the application recorder in the transaction of the
 aggregate's first events (infra/idempotent_recorders.py): no extra round trip, and no key
-without its events or events without their key. Keys are cached (at most CACHE_SIZE, least
-recently used first out) for KEY_TTL_SECONDS, so another process may still open an erased
-child's values for that long after the erasure; the views are scrubbed by the Erased event.
+without its events or events without their key. Keys are cached for KEY_TTL_SECONDS (at most
+CACHE_SIZE of them), so another process may still open an erased child's values for that long
+after the erasure; the views are scrubbed by the Erased event. An entry past its time leaves
+the cache when the next key comes in: kept, it would never be used again, and a soak's memory
+grew with them until the bound.
 """
 
 import base64
@@ -78,11 +80,14 @@ class KeyStore:
         self.with_events = False  # set when the application recorder writes new keys
 
     def _remember(self, key_id: str, key: bytes | None) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._cache[key_id] = (key, time.monotonic())
-            self._cache.move_to_end(key_id)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self._cache[key_id] = (key, now)
+            self._cache.move_to_end(key_id)  # so the cache is in the order of its times
+            while self._cache and (len(self._cache) > CACHE_SIZE
+                                   or now - next(iter(self._cache.values()))[1]
+                                   >= KEY_TTL_SECONDS):
+                self._cache.popitem(last=False)  # expired or over the bound: read again
 
     def _pending(self) -> dict[str, tuple[str | None, bytes]]:
         if not hasattr(self._local, "pending"):
@@ -138,7 +143,7 @@ class KeyStore:
     def _cached(self, key_id: str) -> tuple[bool, bytes | None]:
         hit = self._cache.get(key_id)
         if self._is_fresh(hit, time.monotonic()):
-            return True, hit[0]  # type: ignore[index]  # an erased key never comes back: cached for good
+            return True, hit[0]  # type: ignore[index]  # an erased key never comes back
         return self._fetch(key_id)
 
     def for_reading(self, key_id: str) -> AESGCM | None:

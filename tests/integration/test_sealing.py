@@ -112,3 +112,22 @@ def test_the_key_cache_holds_secrets_and_a_batch_reads_its_keys_at_once(
     assert [services.app.mapper.to_domain_event(s).profile["name"] for s in stored] == \
         ["李秘密"] * 5
     assert _cipher.cache_info().maxsize == CIPHERS
+
+
+def test_a_key_past_its_time_leaves_the_cache(services: Services,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry older than KEY_TTL_SECONDS would be read again anyway: the next key to come
+    in pushes it out, so a server's cache holds the last few seconds' keys, not 20,000."""
+    import infra.sealing as sealing
+    first, second = registered(services), registered(services)
+    services.app.save(first, second)
+    keys = services.app.mapper.keys
+    keys._cache.clear()
+    clock = [1000.0]
+    monkeypatch.setattr(sealing.time, "monotonic", lambda: clock[0])
+    assert keys.for_reading(str(first.id)) is not None
+    assert set(keys._cache) == {str(first.id)}
+    clock[0] += sealing.KEY_TTL_SECONDS
+    assert keys.for_reading(str(second.id)) is not None
+    assert set(keys._cache) == {str(second.id)}
+    assert keys.for_reading(str(first.id)) is not None  # read again from the table
