@@ -33,11 +33,9 @@ from bench.server import ADMIN, PASSWORD, serve, token
 from bench.stores import fresh_url, settings_for
 from domain.actor import SYSTEM
 from domain.child import Child
-from domain.contact_chain import digits_key, is_digits_query, normalize
 from domain.user import user_id_for
 from infra.generator import FINDINGS, SUMMARIES, acting, generate, generated_id
 from infra.services import Services, build_services
-from projections.contact_chain import MAX_KEYS, TOP, rank_sql
 from projections.registry import COLUMNS
 from services import commands as c
 
@@ -149,6 +147,7 @@ class Raw:
         self.conn: Any = (psycopg.connect(url.split("?")[0], autocommit=True) if self.is_pg
                           else sqlite3.connect(url.removeprefix("sqlite:///")))
         chain, archive = s.views["contact_chain"], s.views["archive"]
+        self.chain = chain  # its lookup_statement: the API's own query
         self.keys, self.chain_children = chain.keys, chain.children
         self.files, self.timeline = archive.files, archive.timeline
         self.registry = s.views["registry"].children
@@ -186,23 +185,11 @@ class Raw:
         return self.conn.execute(sql, params).fetchall()  # type: ignore[no-any-return]
 
     def lookup(self, q: str, township: str | None, limit: int = 10) -> list[Any]:
-        """Exact and prefix keys by index, ranked, the best 10 ids in the township (a
-        township supervisor's search; anywhere for None), then their chain rows: the
-        database work of the API's lookup, but for the helpers' rows."""
-        wanted = normalize(q)
-        if is_digits_query(wanted):
-            wanted = digits_key(wanted)
-        ids = [r[0] for r in self.run(
-            f"SELECT u.child_id, MIN(u.r) AS r FROM ("
-            f"SELECT * FROM (SELECT child_id, {rank_sql(True)} AS r FROM {self.keys} "
-            "WHERE key=? LIMIT ?) e UNION ALL "
-            f"SELECT * FROM (SELECT child_id, {rank_sql(False)} AS r FROM {self.keys} "
-            "WHERE key>? AND key<? LIMIT ?) p) u "
-            + (f"CROSS JOIN {self.registry} c WHERE c.child_id = u.child_id AND "
-               "c.township = ? " if township else "") +
-            "GROUP BY u.child_id ORDER BY r, u.child_id LIMIT ?",
-            (wanted, MAX_KEYS, wanted, wanted + TOP, MAX_KEYS, *([township] if township else []),
-             limit))]
+        """The API's key query (exact and prefix keys by index, ranked, the best 10 ids in
+        the township: a township supervisor's search; anywhere for None), then their chain
+        rows: the database work of the API's lookup, but for the helpers' rows."""
+        within = ("township = ?", [township]) if township else None
+        ids = [r[0] for r in self.run(*self.chain.lookup_statement(q, limit, within))]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))

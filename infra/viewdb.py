@@ -203,6 +203,25 @@ class ViewDB:
     def record_position(self, cur: ViewCursor, view_name: str, position: int) -> None:
         self.tracking._insert_tracking(cur.raw, Tracking(view_name, position))
 
+    def view_versions(self, cur: ViewCursor, view_names: Sequence[str]) -> dict[str, int]:
+        """The version each view's tables were built by (1 for those built before versions
+        were recorded). Taken under a lock, so that processes starting together (uvicorn's
+        workers) rebuild a changed view once: the first statement is a write, which
+        SQLite's deferred transaction needs to hold its lock before reading."""
+        table = self.table("view_versions")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {table} (name TEXT PRIMARY KEY, "
+                    "version INTEGER)")
+        if self.is_pg:
+            cur.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        cur.executemany(f"INSERT INTO {table} VALUES (?, NULL) ON CONFLICT (name) DO NOTHING",
+                        [(name,) for name in view_names])
+        rows = cur.execute(f"SELECT name, version FROM {table}").fetchall()
+        return {r["name"]: int(r["version"] or 1) for r in rows}
+
+    def record_version(self, cur: ViewCursor, view_name: str, version: int) -> None:
+        cur.execute(f"UPDATE {self.table('view_versions')} SET version=? WHERE name=?",
+                    (version, view_name))
+
     def forget_position(self, cur: ViewCursor, view_name: str) -> None:
         cur.execute(f"UPDATE {self.tracking_table} SET notification_id=0 "
                     "WHERE application_name=?", (view_name,))

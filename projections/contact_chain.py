@@ -12,6 +12,7 @@ from domain.incident import MANDATORY_REPORT, REPORT_WITHIN_HOURS, Incident, is_
 from projections import case_file
 from projections.batching import WriteBatch
 from projections.view import Cursor, in_clause
+from services.jurisdiction import PLACE_FIELDS as PLACE_COLUMNS
 
 # A prefix query reads at most this many keys: enough to rank, never the whole table.
 MAX_KEYS = 400
@@ -38,6 +39,10 @@ class ContactChainView:
     """Tables chain_children, chain_helpers, lookup_keys and incidents."""
 
     name = "contact_chain"
+    # 2: lookup_keys carries each child's place, so a search keeps the caller's reach while
+    # it reads the keys. A store built by version 1 is dropped and built again
+    # (ProjectionRunner.create_tables).
+    version = 2
 
     def __init__(self, table: Any) -> None:
         self.children = table("chain_children")
@@ -60,12 +65,16 @@ class ContactChainView:
                     "(role, village)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS chain_helpers_township ON {self.helpers} "
                     "(role, township)")
+        # Each key carries its child's place (services/jurisdiction.PLACE_FIELDS), so that a
+        # search keeps the children the caller reaches as it reads the keys.
         cur.execute(f"CREATE TABLE IF NOT EXISTS {self.keys} (child_id TEXT NOT NULL, "
-                    f"kind TEXT NOT NULL, key TEXT{collate} NOT NULL, "
+                    f"kind TEXT NOT NULL, key TEXT{collate} NOT NULL, township TEXT, "
+                    "village TEXT, school TEXT, class_name TEXT, "
                     "PRIMARY KEY (child_id, kind, key))")
-        # Covering: a lookup reads the index alone, never the table.
+        # Covering: a lookup reads the index alone, never the table, and tests the place
+        # on the index entry.
         cur.execute(f"CREATE INDEX IF NOT EXISTS lookup_keys_key ON {self.keys} "
-                    "(key, kind, child_id)")
+                    f"(key, kind, child_id, {', '.join(PLACE_COLUMNS)})")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {self.incidents} (incident_id TEXT PRIMARY KEY,"
                     " child_id TEXT NOT NULL, category TEXT NOT NULL, severity TEXT NOT NULL, "
                     "occurred_at TEXT NOT NULL, reported_at TEXT NOT NULL, location TEXT, "
@@ -77,6 +86,11 @@ class ContactChainView:
     def reset(self, cur: Cursor) -> None:
         for table in (self.children, self.helpers, self.keys, self.incidents):
             cur.execute(f"DELETE FROM {table}")
+
+    def drop_tables(self, cur: Cursor) -> None:
+        """For a new version of the view: its tables go, create_tables makes them anew."""
+        for table in (self.children, self.helpers, self.keys, self.incidents):
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
 
     def apply(self, cur: Cursor, position: int, event: Any) -> None:
         if isinstance(event, Child.Event):
@@ -148,8 +162,9 @@ class ContactChainView:
         cur.executemany(f"DELETE FROM {self.keys} WHERE child_id=?",  # type: ignore[attr-defined]
                         [(child_id,) for child_id in files])
         # A merged file is found through its survivor; an erased one not at all.
-        cur.executemany(f"INSERT INTO {self.keys} VALUES (?,?,?)",  # type: ignore[attr-defined]
-                        [(child_id, kind, key) for child_id, file in files.items()
+        cur.executemany(f"INSERT INTO {self.keys} VALUES (?,?,?,?,?,?,?)",  # type: ignore[attr-defined]
+                        [(child_id, kind, key, *(file.get(c) for c in PLACE_COLUMNS))
+                         for child_id, file in files.items()
                          if not (file.get("merged_into") or file.get("status") == "erased")
                          for kind, key in rules.lookup_keys(file)])
 
@@ -280,34 +295,34 @@ class ContactChainView:
                  "confirmed_at": r["confirmed_at"]} for r in rows]
 
     def lookup(self, cur: Cursor, query: str, limit: int,
-               within: tuple[str, str, list[Any]] | None = None) -> list[str]:
+               within: tuple[str, list[Any]] | None = None) -> list[str]:
         """Child ids best match first: exact keys, then key prefixes, both by index.
 
-        `within` (a table with the children's place columns, and a WHERE clause over them
-        with its parameters, from services/jurisdiction.reach_clause with child column
-        `c.child_id`) keeps the children a caller may see, in the same statement: the best
-        `limit` of them, not the best of everyone then filtered."""
+        `within` (a WHERE clause over the place columns and child column `k.child_id`, with
+        its parameters, from services/jurisdiction.reach_clause) keeps the children the
+        caller may see while the keys are read: the best `limit` of them, however many
+        others share the name."""
+        sql, params = self.lookup_statement(query, limit, within)
+        return [row["child_id"] for row in cur.execute(sql, params).fetchall()]
+
+    def lookup_statement(self, query: str, limit: int,
+                         within: tuple[str, list[Any]] | None = None,
+                         ) -> tuple[str, list[Any]]:
+        """The lookup's one statement (with `?` marks) and its parameters; bench/reads.py
+        times the same statement without the API."""
         wanted = rules.normalize(query)
         if rules.is_digits_query(wanted.replace("-", "")):  # a landline as 0851-1234567
             wanted = rules.digits_key(wanted.replace("-", ""))
-        join, params = "", []
-        if within is not None:
-            table, clause, params = within
-            # CROSS JOIN: SQLite then keeps this order (the few candidates first, each
-            # probed in the registry's covering index); left to choose, it walked the
-            # township's 5,000 children instead (10 ms against 0.1 ms).
-            join = f" CROSS JOIN {table} c WHERE c.child_id = u.child_id AND ({clause})"
-        # Each half reads a bounded slice of the index; the ranking happens in SQL so that
-        # only the best few rows come back to Python.
-        rows = cur.execute(
-            f"SELECT u.child_id, MIN(u.r) AS r FROM ("
-            f"SELECT * FROM (SELECT child_id, {rank_sql(True)} AS r FROM {self.keys} "
-            "WHERE key=? LIMIT ?) e UNION ALL "
-            f"SELECT * FROM (SELECT child_id, {rank_sql(False)} AS r FROM {self.keys} "
-            f"WHERE key>? AND key<? LIMIT ?) p) u{join} "
-            "GROUP BY u.child_id ORDER BY r, u.child_id LIMIT ?",
-            (wanted, MAX_KEYS, wanted, wanted + TOP, MAX_KEYS, *params, limit)).fetchall()
-        return [row["child_id"] for row in rows]
+        clause, reach = within if within is not None else ("1=1", [])
+        # Each half reads a bounded slice of the index (the caller's part of it); the
+        # ranking happens in SQL so that only the best few rows come back to Python.
+        sql = (f"SELECT child_id, MIN(r) AS r FROM ("
+               f"SELECT * FROM (SELECT child_id, {rank_sql(True)} AS r FROM {self.keys} k "
+               f"WHERE key=? AND ({clause}) LIMIT ?) e UNION ALL "
+               f"SELECT * FROM (SELECT child_id, {rank_sql(False)} AS r FROM {self.keys} k "
+               f"WHERE key>? AND key<? AND ({clause}) LIMIT ?) p) u "
+               "GROUP BY child_id ORDER BY r, child_id LIMIT ?")
+        return sql, [wanted, *reach, MAX_KEYS, wanted, wanted + TOP, *reach, MAX_KEYS, limit]
 
     def incident_list(self, cur: Cursor, status: str | None, overdue: bool | None,
                       now: datetime, limit: int, reach: tuple[str, list[Any]] = ("1=1", []),
@@ -352,8 +367,8 @@ def rank_sql(exact: bool) -> str:
 
 def _searchable(file: dict[str, Any]) -> tuple[Any, ...]:
     """The parts of a file the lookup keys come from."""
-    return (file.get("name"), file.get("id_number"), file.get("school"), file.get("class_name"),
-            file.get("village"), _family_phones(file), file.get("merged_into"))
+    return (file.get("name"), file.get("id_number"), *(file.get(c) for c in PLACE_COLUMNS),
+            _family_phones(file), file.get("merged_into"))
 
 
 def _next_child_state(found: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:

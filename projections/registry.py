@@ -42,11 +42,10 @@ class RegistryView:
                     "(position)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS registry_place ON {self.children} "
                     "(township, village, school, class_name)")
-        # Covering, for the emergency lookup, which keeps the candidates within the caller's
-        # jurisdiction by their place (projections/contact_chain.lookup): read from the
-        # index alone, not a table page per candidate.
-        cur.execute(f"CREATE INDEX IF NOT EXISTS registry_reach ON {self.children} "
-                    "(child_id, township, village, school, class_name)")
+        # The emergency lookup once probed this for each candidate's place; its keys carry
+        # the place now (projections/contact_chain.py), so a store that has it drops it.
+        schema = self.children.rpartition(".")[0]
+        cur.execute(f"DROP INDEX IF EXISTS {schema + '.' if schema else ''}registry_reach")
 
     def reset(self, cur: Cursor) -> None:
         cur.execute(f"DELETE FROM {self.children}")

@@ -36,10 +36,28 @@ class ProjectionRunner:
         self.is_running = False
 
     def create_tables(self) -> None:
+        """Every view's tables; a view whose `version` changed since its tables were built
+        starts afresh, and the runner builds it again from the whole history."""
         with self.db.transaction() as cur:
+            built = self.db.view_versions(cur, [v.name for v in self.views])
             for view in self.views:
+                version = getattr(view, "version", 1)
+                if built.get(view.name, 1) != version:
+                    self._start_afresh(cur, view, built.get(view.name, 1), version)
                 view.create_tables(cur)
                 self.db.seed_position(cur, view.name)
+                if built.get(view.name) != version:
+                    self.db.record_version(cur, view.name, version)
+
+    def _start_afresh(self, cur: Any, view: View, built: int, version: int) -> None:
+        drop = getattr(view, "drop_tables", None)
+        if drop is not None:
+            drop(cur)  # a new shape: create_tables makes the tables anew
+        else:
+            view.create_tables(cur)
+            view.reset(cur)
+        self.db.forget_position(cur, view.name)
+        log.info("view_rebuilding", view=view.name, built_by=built, version=version)
 
     def load_positions(self) -> None:
         self.positions = self.db.positions([v.name for v in self.views])  # one read

@@ -154,3 +154,37 @@ def test_a_lookup_finds_the_callers_child_however_many_namesakes_rank_elsewhere(
     assert [h["child_id"] for h in found] == [mine]
     everyone = api.get("/emergency/lookup", q="张小明", limit=50).json()["items"]
     assert len(everyone) == 50 and {h["child_id"] for h in everyone} <= elsewhere | {mine}
+
+
+def test_a_lookup_finds_the_callers_child_beyond_the_keys_it_reads_for_everyone(
+        api: Api, client: Any) -> None:
+    """A search reads at most MAX_KEYS keys of each kind of match. 401 children of another
+    township whose names sort before the supervisor's child under the same prefix used to
+    fill that read, and the supervisor's own 张小明龥 was never found: at a province's scale
+    a common name or initials does that. The caller's reach is applied while the keys are
+    read, so it is found."""
+    from uuid import uuid4
+
+    from bench.payload import registration_parts
+    from domain.actor import SYSTEM, current_actor
+    from domain.child import Child
+    from projections.contact_chain import MAX_KEYS
+    from tests.conftest import register
+
+    services = client.app.state.services
+    token = current_actor.set(SYSTEM)
+    try:
+        namesakes = []
+        for n in range(MAX_KEYS + 1):  # 张小明一 sorts before 张小明龥 (U+4E00 < U+9FA5)
+            profile, guardian, parents = registration_parts(n)
+            namesakes.append(Child.register({**profile, **OUTSIDE, "name": "张小明一"},
+                                            guardian, parents, uuid4()))
+        services.app.save(*namesakes)
+    finally:
+        current_actor.reset(token)
+    mine = register(api, name="张小明龥", **INSIDE)
+    supervisor = _user_at(api, "township_supervisor", {"township": INSIDE["township"]},
+                          "sup.keys")
+    found = supervisor.get("/emergency/lookup", q="张小明", limit=10,
+                           min_position=mine["position"]).json()["items"]
+    assert [h["child_id"] for h in found] == [mine["id"]]

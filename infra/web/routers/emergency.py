@@ -72,12 +72,12 @@ def find_children(s: Services, actor: Actor, q: str, category: str | None, limit
                                "digits, school and class, or village")
     glass = checked_reason("break_glass", break_glass)
     category = _category(category)
-    # The jurisdiction is applied by the search itself (the registry's place columns), so
+    # The jurisdiction is applied by the search itself (the places its keys carry), so
     # the best hits the caller may see come back, however many others rank above them.
     within = None
     if not glass:
-        clause, params = reach_clause(actor, s.directory.pairings, "c.child_id")
-        within = None if clause == "1=1" else (s.registry.children, clause, params)
+        clause, params = reach_clause(actor, s.directory.pairings, "k.child_id")
+        within = None if clause == "1=1" else (clause, params)
     with s.db.reading() as cur:
         ids = _view(s).lookup(cur, q, limit, within)
         files = _view(s).files(cur, ids)
