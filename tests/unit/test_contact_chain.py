@@ -155,3 +155,13 @@ def test_helpers_serve_their_own_place_only_and_a_blank_township_serves_any() ->
     # A child with no village on file is served by no village's helpers.
     unplaced = build_chain(child(village=None, pairings=[]), helpers, {}, None, NOW)
     assert not {"child_director", "grid_worker"} & {e["role"] for e in unplaced}
+
+
+def test_initials_are_pypinyins_first_letters_of_the_same_reading() -> None:
+    """The initials keys come from the full pinyin's syllables (one segmentation, not two);
+    they must be what pypinyin's FIRST_LETTER style gives, heteronyms and stray marks too."""
+    from pypinyin import Style, lazy_pinyin
+
+    for name in ("张小明", "曾长乐", "单重阳", "解朝华", "区仇朴", "查小丽", "吕绿", "A·李1"):
+        expected = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore"))
+        assert ("initials", expected.lower()) in lookup_keys({"name": name}) or len(expected) < 2
