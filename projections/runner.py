@@ -55,6 +55,8 @@ class ProjectionRunner:
                     self.db.record_version(cur, view.name, version)
 
     def _start_afresh(self, cur: Any, view: View, built: int, version: int) -> None:
+        if getattr(view, "kept_on_rebuild", False):  # evidence (the ledger): never dropped
+            raise RuntimeError(f"view {view.name} is kept on rebuild; it has no versions")
         had = self.db.lock_positions(cur, [view.name])[view.name]
         if had:  # not on a new store, where there is nothing to build again
             log.info("view_rebuilding", view=view.name, built_by=built, version=version,
