@@ -39,10 +39,15 @@ class EmptyWorkload(HttpWorkload):
     name = "empty"
 
     def register(self, n: int) -> None:
-        self.client().get("/healthz").raise_for_status()
+        self._empty()
 
     def visit(self, n: int, k: int) -> None:
-        self.client().get("/healthz").raise_for_status()
+        self._empty()
+
+    def _empty(self) -> None:
+        answer = self.keep_alive().get("/healthz")
+        if answer.status != 200:
+            raise RuntimeError(f"GET /healthz: {answer.status}")
 
 
 def http_phase(server: Server, store: str, children: int, visits: int, clients: int,

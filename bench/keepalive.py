@@ -29,7 +29,8 @@ class Answer:
 
 
 class KeepAlive:
-    """GETs over one connection, reopened if the server closed it."""
+    """Requests over one connection; a GET is sent again on a new one if the server had
+    closed it."""
 
     def __init__(self, base_url: str, token: str, timeout: float = 60) -> None:
         where = urlsplit(base_url)
@@ -43,15 +44,25 @@ class KeepAlive:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Answer:
         target = f"{path}?{urlencode(params)}" if params else path
+        return self._send("GET", target, None)
+
+    def post(self, path: str, body: Any) -> Answer:
+        """A JSON body; a command is not sent twice when the connection drops (the caller
+        sees the error), since it may have been carried out."""
+        return self._request("POST", path, json.dumps(body).encode())
+
+    def _send(self, method: str, target: str, body: bytes | None) -> Answer:
         try:
-            return self._get(target)
+            return self._request(method, target, body)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             self._conn.close()
             self._conn = self._connect()
-            return self._get(target)
+            return self._request(method, target, body)
 
-    def _get(self, target: str) -> Answer:
-        self._conn.request("GET", target, headers=self._headers)
+    def _request(self, method: str, target: str, body: bytes | None) -> Answer:
+        headers = (self._headers if body is None
+                   else {**self._headers, "Content-Type": "application/json"})
+        self._conn.request(method, target, body=body, headers=headers)
         response = self._conn.getresponse()
         body = response.read()
         timing = response.getheader("Server-Timing") or ""
