@@ -9,9 +9,13 @@ client can. The server's own time comes back in its Server-Timing header
 
 import http.client
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+
+IDLE_SECONDS = 4.0  # uvicorn closes an idle keep-alive connection after 5 s
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class KeepAlive:
         self._host, self._port, self._timeout = where.hostname, where.port, timeout
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self._conn = self._connect()
+        self._used_at = time.monotonic()
 
     def _connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self._host or "127.0.0.1", self._port,
@@ -48,7 +53,11 @@ class KeepAlive:
 
     def post(self, path: str, body: Any) -> Answer:
         """A JSON body; a command is not sent twice when the connection drops (the caller
-        sees the error), since it may have been carried out."""
+        sees the error), since it may have been carried out. A connection left idle for
+        longer than uvicorn keeps one open is replaced before the command goes."""
+        if time.monotonic() - self._used_at > IDLE_SECONDS:
+            self._conn.close()
+            self._conn = self._connect()
         return self._request("POST", path, json.dumps(body).encode())
 
     def _send(self, method: str, target: str, body: bytes | None) -> Answer:
@@ -62,6 +71,7 @@ class KeepAlive:
     def _request(self, method: str, target: str, body: bytes | None) -> Answer:
         headers = (self._headers if body is None
                    else {**self._headers, "Content-Type": "application/json"})
+        self._used_at = time.monotonic()
         self._conn.request(method, target, body=body, headers=headers)
         response = self._conn.getresponse()
         body = response.read()

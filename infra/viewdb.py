@@ -230,14 +230,21 @@ class ViewDB:
     def record_position(self, cur: ViewCursor, view_name: str, position: int) -> None:
         self.tracking._insert_tracking(cur.raw, Tracking(view_name, position))
 
+    def create_versions_table(self) -> None:
+        """In a transaction of its own, so that view_versions can open its own with a
+        write (a CREATE … IF NOT EXISTS of a table that exists only reads)."""
+        with self.transaction() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.table('view_versions')} "
+                        "(name TEXT PRIMARY KEY, version INTEGER)")
+
     def view_versions(self, cur: ViewCursor, view_names: Sequence[str]) -> dict[str, int]:
         """The version each view's tables were built by (1 for those built before versions
-        were recorded). Taken under a lock, so that processes starting together (uvicorn's
-        workers) rebuild a changed view once: the first statement is a write, which
-        SQLite's deferred transaction needs to hold its lock before reading."""
+        were recorded), as the first statements of the caller's transaction and under a
+        lock, so that processes starting together (uvicorn's workers) rebuild a changed view
+        once. On SQLite the first statement is a write: a deferred transaction that read
+        first could not take the write lock once another process had written (it fails at
+        once, "database is locked", instead of waiting)."""
         table = self.table("view_versions")
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {table} (name TEXT PRIMARY KEY, "
-                    "version INTEGER)")
         if self.is_pg:
             cur.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         cur.executemany(f"INSERT INTO {table} VALUES (?, NULL) ON CONFLICT (name) DO NOTHING",

@@ -71,10 +71,18 @@ class ContactChainView:
                     f"kind TEXT NOT NULL, key TEXT{collate} NOT NULL, township TEXT, "
                     "village TEXT, school TEXT, class_name TEXT, "
                     "PRIMARY KEY (child_id, kind, key))")
-        # Covering: a lookup reads the index alone, never the table, and tests the place
-        # on the index entry.
+        # Covering: a lookup reads an index alone, never the table. Anyone's search reads
+        # the keys in key order; a caller bound to a township (and village) or to a school
+        # (and class), as every role but admin and volunteer is (services/handlers.
+        # JURISDICTION_NEEDS), reads only their part of the keys, in key order, from the
+        # second or third index. With the place tested on entries of the first, a class
+        # teacher's "zh" walked every "zh…" key of the county to find the class's few.
         cur.execute(f"CREATE INDEX IF NOT EXISTS lookup_keys_key ON {self.keys} "
-                    f"(key, kind, child_id, {', '.join(PLACE_COLUMNS)})")
+                    "(key, kind, child_id)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS lookup_keys_township ON {self.keys} "
+                    "(township, key, kind, child_id, village)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS lookup_keys_school ON {self.keys} "
+                    "(school, key, kind, child_id, class_name)")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {self.incidents} (incident_id TEXT PRIMARY KEY,"
                     " child_id TEXT NOT NULL, category TEXT NOT NULL, severity TEXT NOT NULL, "
                     "occurred_at TEXT NOT NULL, reported_at TEXT NOT NULL, location TEXT, "

@@ -43,6 +43,7 @@ class ProjectionRunner:
     def create_tables(self) -> None:
         """Every view's tables; a view whose `version` changed since its tables were built
         starts afresh, and the runner builds it again from the whole history."""
+        self.db.create_versions_table()
         with self.db.transaction() as cur:
             built = self.db.view_versions(cur, [v.name for v in self.views])
             for view in self.views:

@@ -59,3 +59,34 @@ def test_a_store_built_by_an_older_contact_chain_is_built_again(settings: Settin
         assert third.runner.positions["contact_chain"] > 0
     finally:
         third.close()
+
+
+def _start(url: str, barrier: object, results: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        build_services(Settings(database_url=url, secret_key="x" * 44, log_json=True)).close()
+        results.put("ok")  # type: ignore[attr-defined]
+    except Exception as error:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(error).__name__}: {error}")  # type: ignore[attr-defined]
+
+
+def test_two_processes_starting_together_on_one_sqlite_file_both_start(tmp_path: object) -> None:
+    """uvicorn's workers (or a CLI command beside a running service) build their services
+    at the same moment: the start-up transaction opens with a write, which waits for the
+    other's instead of failing with "database is locked" (5 starts of 16 did, before)."""
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path}/race.db"
+    build_services(Settings(database_url=url, secret_key="x" * 44, log_json=True)).close()
+    context = multiprocessing.get_context("fork")
+    outcomes = []
+    for _ in range(6):
+        barrier, results = context.Barrier(2), context.Queue()
+        starters = [context.Process(target=_start, args=(url, barrier, results))
+                    for _ in range(2)]
+        for process in starters:
+            process.start()
+        for process in starters:
+            process.join(timeout=60)
+        outcomes += [results.get(timeout=5), results.get(timeout=5)]
+    assert outcomes == ["ok"] * 12
