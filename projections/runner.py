@@ -48,12 +48,11 @@ class ProjectionRunner:
             built = self.db.view_versions(cur, [v.name for v in self.views])
             for view in self.views:
                 version = getattr(view, "version", 1)
-                if built.get(view.name, 1) != version:
-                    self._start_afresh(cur, view, built.get(view.name, 1), version)
+                if built[view.name] != version:
+                    self._start_afresh(cur, view, built[view.name], version)
+                    self.db.record_version(cur, view.name, version)
                 view.create_tables(cur)
                 self.db.seed_position(cur, view.name)
-                if built.get(view.name) != version:
-                    self.db.record_version(cur, view.name, version)
 
     def _start_afresh(self, cur: Any, view: View, built: int, version: int) -> None:
         if getattr(view, "kept_on_rebuild", False):  # evidence (the ledger): never dropped

@@ -34,12 +34,7 @@ def current_actor(request: Request, services: ServicesDep,
                   token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     """The token's actor, resolved once per request: the gate (infra/web/authorize) keeps
     what it found on request.state, and the endpoint reuses it."""
-    known: Actor | None = getattr(request.state, "actor", None)
-    if known is not None:
-        return known
-    if not token:
-        raise AuthError("not signed in: send Authorization: Bearer <token>")
-    actor = services.tokens.actor(token)
+    actor = _known_actor(request, token) or services.tokens.actor(token)  # type: ignore[arg-type]
     request.state.actor = actor
     return actor
 
@@ -47,16 +42,19 @@ def current_actor(request: Request, services: ServicesDep,
 async def signed_in_actor(request: Request, services: ServicesDep,
                           token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     """current_actor for the API: in the event loop when the account is cached."""
-    known: Actor | None = getattr(request.state, "actor", None)
-    if known is not None:
-        return known
-    if not token:
-        raise AuthError("not signed in: send Authorization: Bearer <token>")
-    actor = services.tokens.cached_actor(token)
+    actor = _known_actor(request, token) or services.tokens.cached_actor(token)  # type: ignore[arg-type]
     if actor is None:
         actor = await run_in_threadpool(services.tokens.actor, token)
     request.state.actor = actor
     return actor
+
+
+def _known_actor(request: Request, token: str | None) -> Actor | None:
+    """The actor this request already resolved; 401 without a token to resolve."""
+    known: Actor | None = getattr(request.state, "actor", None)
+    if known is None and not token:
+        raise AuthError("not signed in: send Authorization: Bearer <token>")
+    return known
 
 
 ActorDep = Annotated[Actor, Depends(signed_in_actor)]

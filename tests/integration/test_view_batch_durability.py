@@ -10,7 +10,7 @@ from infra.services import Services
 def _setting(services: Services, cur: object) -> str:
     query = "SHOW synchronous_commit" if services.db.is_pg else "PRAGMA synchronous"
     row = cur.execute(query).fetchone()  # type: ignore[attr-defined]
-    return str(next(iter(row.values())) if isinstance(row, dict) else row[0])
+    return str(next(iter(row.values())))
 
 
 def test_a_view_batch_alone_skips_the_sync(services: Services) -> None:
