@@ -10,11 +10,7 @@ from domain.child import Child
 from domain.incident import Incident
 from domain.personal import scrub
 from projections import case_file
-from projections.view import Cursor, in_clause
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+from projections.view import Cursor, in_clause, to_json
 
 
 def _marked(row: dict[str, Any], child_id: str) -> dict[str, Any]:
@@ -70,10 +66,10 @@ class ArchiveView:
                 if folded is not None:
                     files[child_id], versions[child_id] = folded, event.originator_version
             if child_id is not None:
-                timeline.append((child_id, pos, _dumps(case_file.timeline_entry(pos, event))))
+                timeline.append((child_id, pos, to_json(case_file.timeline_entry(pos, event))))
         cur.executemany(f"INSERT INTO {self.files} VALUES (?,?,?) ON CONFLICT (child_id) DO "
                         "UPDATE SET file=excluded.file, version=excluded.version",
-                        [(cid, _dumps(files[cid]), v) for cid, v in versions.items()])
+                        [(cid, to_json(files[cid]), v) for cid, v in versions.items()])
         cur.executemany(f"INSERT INTO {self.timeline} VALUES (?,?,?)", timeline)
 
     def _load_files(self, cur: Cursor, events: list[tuple[int, Any]]) -> dict[str, Any]:
@@ -103,7 +99,7 @@ class ArchiveView:
         rows = cur.execute(f"SELECT position, entry FROM {self.timeline} WHERE child_id=?",
                            (child_id,)).fetchall()
         cur.executemany(f"UPDATE {self.timeline} SET entry=? WHERE child_id=? AND position=?",
-                        [(_dumps(scrub(json.loads(r["entry"]))), child_id, r["position"])
+                        [(to_json(scrub(json.loads(r["entry"]))), child_id, r["position"])
                          for r in rows])
 
     # --- reads --------------------------------------------------------------------------

@@ -13,13 +13,23 @@ REQUIRED_FACTS = ("name", "sex", "birth_date", "id_number", "school", "grade", "
                   "guardian.address", "parents", "parents.phone", "paired_helper")
 
 
+# The events that change a file; every other event (visits, feedback, exams: most of a
+# history) leaves the very same dict, unchanged and not copied.
+FILE_EVENTS = (Child.Registered, Child.GuardianReplaced, Child.ParentsReplaced,
+               Child.EnrollmentChanged, Child.HelperPaired, Child.HelperUnpaired,
+               Child.StatusChanged, Child.MergedInto, Child.Erased, Child.Merged)
+
+
 def fold(file: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
-    """Apply one Child event to the plain-dict file; other events leave it as it was."""
+    """Apply one Child event to the plain-dict file; other events leave it as it was (the
+    same object: callers never change a file in place)."""
+    if not isinstance(event, FILE_EVENTS):
+        return file
     if isinstance(event, Child.Registered):
         return {"child_id": str(event.originator_id), **event.profile, "guardian": event.guardian,
                 "parents": event.parents, "pairings": {}, "status": "active",
                 "registered_at": event.recorded_at.isoformat()}
-    if file is None or not isinstance(event, Child.Event):
+    if file is None:
         return file
     file = dict(file)
     if isinstance(event, Child.GuardianReplaced):

@@ -11,7 +11,7 @@ from domain.personal import ERASED, scrub
 from domain.incident import MANDATORY_REPORT, REPORT_WITHIN_HOURS, Incident, is_overdue
 from projections import case_file
 from projections.batching import WriteBatch
-from projections.view import Cursor, in_clause
+from projections.view import Cursor, in_clause, to_json
 from services.jurisdiction import PLACE_FIELDS as PLACE_COLUMNS
 
 # A prefix query reads at most this many keys: enough to rank, never the whole table.
@@ -24,10 +24,6 @@ FAMILY_EVENTS = (Child.Registered, Child.GuardianReplaced, Child.ParentsReplaced
 def _utc(value: datetime) -> str:
     """ISO text in UTC, so that times written by any client compare as text."""
     return value.astimezone(UTC).isoformat()
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _family_phones(file: dict[str, Any]) -> list[str]:
@@ -147,7 +143,7 @@ class ContactChainView:
                      keys_changed: bool) -> None:
         cur.execute(f"INSERT INTO {self.children} VALUES (?,?,?) ON CONFLICT (child_id) DO "
                     "UPDATE SET file=excluded.file, confirmed=excluded.confirmed",
-                    (child_id, _dumps(state["file"]), _dumps(state["confirmed"])))
+                    (child_id, to_json(state["file"]), to_json(state["confirmed"])))
         if keys_changed:
             self._write_keys(cur, child_id, state["file"])
 
@@ -160,7 +156,7 @@ class ContactChainView:
         cur.executemany(f"INSERT INTO {self.children} VALUES (?,?,?) "  # type: ignore[attr-defined]
                         "ON CONFLICT (child_id) DO UPDATE SET file=excluded.file, "
                         "confirmed=excluded.confirmed",
-                        [(cid, _dumps(s["file"]), _dumps(s["confirmed"]))
+                        [(cid, to_json(s["file"]), to_json(s["confirmed"]))
                          for cid, s in states.items()])
         self._rewrite_keys(cur, {cid: states[cid]["file"] for cid in states if cid in rekeyed})
 
@@ -208,7 +204,7 @@ class ContactChainView:
                     "confirmed_at=excluded.confirmed_at",
                     (helper_id, details.get("role"), details.get("school"),
                      details.get("class_name"), details.get("township"), details.get("village"),
-                     _dumps(details), confirmed_at))
+                     to_json(details), confirmed_at))
 
     # --- incidents ---------------------------------------------------------------------
 
@@ -241,7 +237,7 @@ class ContactChainView:
         confirmed = found["confirmed"]
         _confirm(confirmed, [phone], at)
         cur.execute(f"UPDATE {self.children} SET confirmed=? WHERE child_id=?",
-                    (_dumps(confirmed), row["child_id"]))
+                    (to_json(confirmed), row["child_id"]))
 
     # --- reads -------------------------------------------------------------------------
 
@@ -391,7 +387,7 @@ def _next_child_state(found: dict[str, Any] | None, event: Any) -> dict[str, Any
         _confirm(confirmed, _family_phones(file), _utc(event.recorded_at))
     elif isinstance(event, Child.VisitRecorded):
         _confirm(confirmed, event.contacts_confirmed, _utc(event.occurred_at))
-    elif file == current:
+    elif file is current or file == current:
         return None
     return {"file": file, "confirmed": confirmed}
 

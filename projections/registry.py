@@ -67,7 +67,7 @@ class RegistryView:
             child_id = str(event.originator_id)
             registered_at, current = files.get(child_id, (pos, None))
             folded = case_file.fold(current, event)
-            if folded is not None and folded != current:
+            if folded is not None and folded is not current and folded != current:
                 files[child_id] = (registered_at, folded)
                 changed.add(child_id)
         cur.executemany(self._upsert, [self._row(cid, *files[cid]) for cid in sorted(changed)])

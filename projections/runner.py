@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from domain.child import Child
-from projections.view import View
+from projections.view import View, with_text_ids
 
 log = structlog.get_logger("projections")
 
@@ -107,7 +107,8 @@ class ProjectionRunner:
         prefetch = getattr(self.app.mapper, "prefetch_keys", None)
         if prefetch is not None:  # infra/sealing: one read for the batch's keys, not one each
             prefetch(notifications)
-        return notifications, [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        events = with_text_ids([self.app.mapper.to_domain_event(n) for n in notifications])
+        return notifications, [(n.id, event) for n, event in zip(notifications, events)]
 
     def _apply_all(self, notifications: Sequence[Any], events: list[tuple[int, Any]],
                    progress: Callable[[int], None] | None) -> None:
@@ -145,7 +146,7 @@ class ProjectionRunner:
         """Apply the events the view has not seen; its position afterwards. `committed` is
         its position as locked in this transaction."""
         done = self.positions[view.name]
-        todo = [(pos, ev) for pos, ev in events if pos > done]
+        todo = events if events[0][0] > done else [(p, ev) for p, ev in events if p > done]
         if committed != done:
             return committed  # another runner moved this view on: re-read from there
         if not todo:
