@@ -36,8 +36,10 @@ def check_occurred_at(occurred_at: datetime, birth_date: date | None, now: datet
         raise InvalidFact("occurred_at", "is before the child's birth date")
 
 
+_NOT_DATA = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic",
+                       "actor_id", "agency", "occurred_at", "recorded_at"})
+
+
 def event_data(event: Any) -> dict[str, Any]:
     """The facts an event holds, without the store's bookkeeping and the meta fields."""
-    skip = {"originator_id", "originator_version", "timestamp", "originator_topic",
-            "actor_id", "agency", "occurred_at", "recorded_at"}
-    return {k: v for k, v in event.__dict__.items() if k not in skip}
+    return {k: v for k, v in event.__dict__.items() if k not in _NOT_DATA}

@@ -8,7 +8,7 @@ from domain.child import Child
 from domain.conference import Action, CaseConference
 from projections import case_file
 from projections.batching import apply_in_runs
-from projections.view import Cursor, in_clause, iso
+from projections.view import Cursor, in_clause, iso, to_json
 
 COLUMNS = ("action_id", "conference_id", "description", "agency", "helper_id", "due",
            "assigned_at", "completed_at")
@@ -100,7 +100,7 @@ class ActionsView:
                     "NOTHING", (survivor, absorbed))
 
     def _add_lines(self, cur: Cursor, child_ids: list[str], position: int, event: Any) -> None:
-        entry = json.dumps(timeline_entry(position, event), ensure_ascii=False, default=str)
+        entry = to_json(timeline_entry(position, event))
         cur.executemany(f"INSERT INTO {self.timeline} VALUES (?,?,?)",
                         [(child, position, entry) for child in child_ids])
 

@@ -18,12 +18,23 @@ REQUIRED_FACTS = ("name", "sex", "birth_date", "id_number", "school", "grade", "
 FILE_EVENTS = (Child.Registered, Child.GuardianReplaced, Child.ParentsReplaced,
                Child.EnrollmentChanged, Child.HelperPaired, Child.HelperUnpaired,
                Child.StatusChanged, Child.MergedInto, Child.Erased, Child.Merged)
+_changes_file: dict[type, bool] = {}  # by event class: isinstance of the ten, asked once
+
+
+def changes_file(event: Any) -> bool:
+    """Whether fold may change a file for this event (isinstance over ten classes took
+    0.9 µs, and fold is asked three times an event in a rebuild)."""
+    kind = type(event)
+    found = _changes_file.get(kind)
+    if found is None:
+        found = _changes_file[kind] = issubclass(kind, FILE_EVENTS)
+    return found
 
 
 def fold(file: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
     """Apply one Child event to the plain-dict file; other events leave it as it was (the
     same object: callers never change a file in place)."""
-    if not isinstance(event, FILE_EVENTS):
+    if not changes_file(event):
         return file
     if isinstance(event, Child.Registered):
         return {"child_id": str(event.originator_id), **event.profile, "guardian": event.guardian,

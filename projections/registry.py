@@ -8,7 +8,7 @@ from pypinyin import Style, lazy_pinyin
 
 from domain.child import Child
 from projections import case_file
-from projections.view import Cursor, in_clause
+from projections.view import Cursor, in_clause, to_json
 from services import jurisdiction
 
 FILTERS = ("township", "village", "school", "class_name", "status")
@@ -84,7 +84,7 @@ class RegistryView:
     def _row(child_id: str, position: int, file: dict[str, Any]) -> tuple[Any, ...]:
         erased = file.get("status") == "erased"
         return (child_id, position, "" if erased else name_pinyin(file["name"]),
-                case_file.completeness(file)["ratio"], json.dumps(file, ensure_ascii=False),
+                case_file.completeness(file)["ratio"], to_json(file),
                 *[file[c] for c in COLUMNS])
 
     # --- reads --------------------------------------------------------------------------
