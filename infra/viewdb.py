@@ -103,11 +103,15 @@ class ViewCursor:
         return _column_types[table]
 
     def fetchall(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.raw.fetchall()]
+        rows = self.raw.fetchall()
+        # psycopg's rows are dicts already (the datastore's dict_row), each new: not copied
+        return rows if self.is_pg else [dict(r) for r in rows]  # type: ignore[no-any-return]
 
     def fetchone(self) -> dict[str, Any] | None:
         row = self.raw.fetchone()
-        return dict(row) if row is not None else None
+        if row is None or self.is_pg:
+            return row  # type: ignore[no-any-return]
+        return dict(row)
 
 
 class ViewDB:
