@@ -43,7 +43,8 @@ _fallback = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", "
 
 
 def to_json(value: Any) -> str:
-    """A view's document as JSON text (UTF-8, no escapes for Chinese)."""
+    """A view's document as JSON text (UTF-8, no escapes for Chinese). A non-finite float
+    would be null, not json's non-standard Infinity: no command admits one."""
     try:
         return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
     except orjson.JSONEncodeError:  # what orjson refuses (an integer past 64 bits): as json
