@@ -5,9 +5,9 @@ python -m bench.http --store sqlite,postgres --workers 1,2 --clients 1,4,16 --ch
 Each client thread takes every n-th child: POST /children, then POST /children/{id}/visits.
 Bare eventsourcing (bench/bare.py) writes the same events at the same concurrency, in the
 same run, on a fresh store of its own. Each cell also times as many empty requests
-(GET /healthz) on the same server: the ceiling the HTTP stack alone sets. `--shared-server` (the smoke mode) starts one server per
-store and worker count and gives each client count its own children, instead of a fresh store
-and server per cell: a server start costs 1.5-3 s here.
+(GET /healthz) on the same server: the ceiling the HTTP stack alone sets. `--shared-server`
+(the smoke mode) starts one server per store and worker count and gives each client count its
+own children, instead of a fresh store and server per cell: a server start costs 1.5-3 s here.
 """
 
 import argparse

@@ -6,13 +6,15 @@ tracking uses the library's tracking recorder, in the view's own transaction.
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-import re
 from functools import lru_cache
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 
+from infra.set_statements import (INSERT_OR_NOTHING, Columns, UpsertPlan, copy_sql,
+                                  delete_any_sql, delete_table, unnest_sql, upsert_plan,
+                                  upsert_table)
 from services.application import Qianshou
 
 
@@ -21,40 +23,10 @@ def _to_pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-# A run of rows for one table on PostgreSQL is sent as one statement instead of a pipeline
-# of one INSERT per row: a plain INSERT as COPY, an INSERT ... ON CONFLICT DO NOTHING as one
-# INSERT ... SELECT FROM unnest(one array per column) (a row twice in it is still a no-op),
-# as is a plain INSERT with constants in its VALUES.
-# Measured on 60,000 rows of three columns: 25.5 µs a row by executemany, 8.8 by unnest,
-# 5.7 by COPY (bench/RESULTS.md). Others keep executemany: a DO UPDATE may name one key
-# twice in a run, which one statement refuses.
-_PLAIN_INSERT = re.compile(r"INSERT INTO (\S+)( \([\w, ]+\))? VALUES \((?:\?,)*\?\)")
-_INSERT_OR_NOTHING = re.compile(r"INSERT INTO (\S+)(?: \(([\w, ]+)\))? VALUES \(([\w?, ]+)\)"
-                                r"( ON CONFLICT(?: \([\w, ]+\))? DO NOTHING)?")
 SET_MIN_ROWS = 4  # below this, executemany's pipeline is as quick
-_column_types: dict[str, list[tuple[str, str]]] = {}  # table -> (column, type), in order
-
-
-def _copy_sql(sql: str) -> str | None:
-    match = _PLAIN_INSERT.fullmatch(sql.strip())
-    return f"COPY {match[1]}{match[2] or ''} FROM STDIN" if match else None
-
-
-def _unnest_sql(match: re.Match[str], columns: list[tuple[str, str]]) -> str | None:
-    """INSERT ... SELECT over one array parameter per `?`; constants stay as they are."""
-    table, named, values, conflict = match.groups()
-    items = [item.strip() for item in values.split(",")]
-    types = dict(columns)
-    names = [n.strip() for n in named.split(",")] if named else [c for c, _ in columns]
-    if len(names) != len(items) or any(n not in types for n in names):
-        return None
-    arrays = [f"%s::{types[n]}[]" for n, item in zip(names, items) if item == "?"]
-    aliases = [f"u{i}" for i in range(len(arrays))]
-    picks, next_alias = [], iter(aliases)
-    for item in items:
-        picks.append(next(next_alias) if item == "?" else item)
-    return (f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(picks)} FROM "
-            f"unnest({', '.join(arrays)}) AS u({', '.join(aliases)}){conflict or ''}")
+_column_types: dict[str, Columns] = {}  # table -> (column, type), in order
+_unique_indexes: dict[str, int] = {}  # table -> how many unique indexes it has
+_upsert_plans: dict[str, UpsertPlan | None] = {}  # by statement
 
 
 class ViewCursor:
@@ -72,26 +44,51 @@ class ViewCursor:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not self.is_pg:
             self.raw.executemany(sql, rows)
-        elif len(rows) < SET_MIN_ROWS or not (self._copy(sql, rows) or self._unnest(sql, rows)):
+        elif len(rows) < SET_MIN_ROWS or not self._as_one_statement(sql, rows):
             self.raw.executemany(_to_pg(sql), rows)
 
+    def _as_one_statement(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
+        """The run as one statement (infra/set_statements.py); False to send it row by row."""
+        return (self._copy(sql, rows) or self._unnest(sql, rows) or self._upsert(sql, rows)
+                or self._delete(sql, rows))
+
     def _copy(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
-        copy_sql = None if self.pipelined else _copy_sql(sql)
-        if copy_sql is None:
+        statement = None if self.pipelined else copy_sql(sql)
+        if statement is None:
             return False
-        with self.raw.copy(copy_sql) as copy:
+        with self.raw.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
         return True
 
     def _unnest(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
-        match = _INSERT_OR_NOTHING.fullmatch(sql.strip())
+        match = INSERT_OR_NOTHING.fullmatch(sql.strip())
         if match is None:
             return False
-        unnest_sql = _unnest_sql(match, self._columns(match[1]))
-        if unnest_sql is None:
+        statement = unnest_sql(match, self._columns(match[1]))
+        if statement is None:
             return False
-        self.raw.execute(unnest_sql, [list(column) for column in zip(*rows)])
+        self.raw.execute(statement, [list(column) for column in zip(*rows)])
+        return True
+
+    def _upsert(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
+        if sql not in _upsert_plans:
+            table = upsert_table(sql)
+            _upsert_plans[sql] = None if table is None else upsert_plan(
+                sql, self._columns(table), self._unique_indexes(table))
+        plan = _upsert_plans[sql]
+        merged = None if plan is None else plan.merge(rows)
+        if plan is None or merged is None:
+            return False
+        self.raw.execute(plan.sql, [list(column) for column in zip(*merged)])
+        return True
+
+    def _delete(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
+        table = delete_table(sql)
+        statement = None if table is None else delete_any_sql(sql, self._columns(table))
+        if statement is None:
+            return False
+        self.raw.execute(statement, [list(dict.fromkeys(row[0] for row in rows))])
         return True
 
     def _columns(self, table: str) -> list[tuple[str, str]]:
@@ -101,6 +98,13 @@ class ViewCursor:
                              "NOT attisdropped ORDER BY attnum", (table,))
             _column_types[table] = [(r["attname"], r["type"]) for r in self.raw.fetchall()]
         return _column_types[table]
+
+    def _unique_indexes(self, table: str) -> int:
+        if table not in _unique_indexes:
+            self.raw.execute("SELECT count(*) AS n FROM pg_index WHERE indrelid = %s::regclass "
+                             "AND indisunique", (table,))
+            _unique_indexes[table] = int(self.raw.fetchone()["n"])
+        return _unique_indexes[table]
 
     def fetchall(self) -> list[dict[str, Any]]:
         rows = self.raw.fetchall()
