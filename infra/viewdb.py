@@ -172,6 +172,11 @@ class ViewDB:
             pragmas.execute("PRAGMA synchronous=NORMAL")
             try:
                 with conn.transaction(commit=True) as raw:
+                    # A write first, which waits for the write lock (SQLite's FOR UPDATE of
+                    # the positions): a batch that read first, while another process's
+                    # runner committed, could not then write ("database is locked", at once).
+                    raw.execute(f"UPDATE {self.tracking_table} SET notification_id = "
+                                "notification_id WHERE 0")
                     yield ViewCursor(raw, False)
             finally:
                 pragmas.execute(f"PRAGMA synchronous={int(was)}")
