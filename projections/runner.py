@@ -130,28 +130,31 @@ class ProjectionRunner:
     def _apply_views(self, names: list[str], events: list[tuple[int, Any]]) -> dict[str, int]:
         """The named views' parts of the batch, in one transaction; their new positions."""
         moved: dict[str, int] = {}
+        # Asked once a batch, not by each view that keeps personal data.
+        erasing = any(isinstance(event, Child.Erased) for _, event in events)
         with self.db.view_batch(pipelined=len(events) <= PIPELINED_EVENTS) as cur:
             committed = self.db.lock_positions(cur, names)
             for view in self.views:
                 if view.name in committed:
                     moved[view.name] = self._apply_batch(cur, view, events,
-                                                         committed[view.name])
+                                                         committed[view.name], erasing)
             self.db.record_positions(cur, {name: (committed[name], position)
                                            for name, position in moved.items()
                                            if position != committed[name]})
         return moved
 
     def _apply_batch(self, cur: Any, view: View, events: list[tuple[int, Any]],
-                     committed: int) -> int:
+                     committed: int, erasing: bool = True) -> int:
         """Apply the events the view has not seen; its position afterwards. `committed` is
-        its position as locked in this transaction."""
+        its position as locked in this transaction; `erasing`, whether the batch holds a
+        Child.Erased (which cuts it for views that keep personal data)."""
         done = self.positions[view.name]
         todo = events if events[0][0] > done else [(p, ev) for p, ev in events if p > done]
         if committed != done:
             return committed  # another runner moved this view on: re-read from there
         if not todo:
             return done  # another thread of this runner (a rebuild beside the loop) got here
-        for part in _cut_at_erasures(view, todo):
+        for part in (_cut_at_erasures(view, todo) if erasing else [todo]):
             if isinstance(part, str):
                 view.erase(cur, part)  # the child's personal data leaves this view
             else:
