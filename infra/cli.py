@@ -9,6 +9,8 @@ import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from domain.actor import SYSTEM
+from infra.logging import configure_logging
+from infra.projector import views_beside
 from infra.services import build_services
 from infra.settings import Settings
 from services import commands as c
@@ -24,17 +26,21 @@ app.add_typer(projections, name="projections")
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = int(os.environ.get("PORT", "8000")),
           workers: int = 1, demo: bool = False) -> None:
-    """Start the HTTP service (views run inside it unless QIANSHOU_PROJECTIONS=off)."""
+    """Start the HTTP service (views run inside it unless QIANSHOU_PROJECTIONS=off; with
+    several workers, in one `qianshou project` beside them: infra/projector.py)."""
     if demo:
         _load_demo(36)
-    uvicorn.run("infra.web.main:app", host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", log_level="warning")
+    with views_beside(workers):
+        uvicorn.run("infra.web.main:app", host=host, port=port, workers=workers,
+                    loop="uvloop", http="httptools", log_level="warning")
 
 
 @app.command()
 def project() -> None:
     """Run the views as a worker process (production), until interrupted."""
-    services = build_services(Settings())
+    settings = Settings()
+    configure_logging(settings.log_json, settings.log_level)
+    services = build_services(settings)
     services.runner.start()
     typer.echo("projection worker running; Ctrl-C to stop")
     try:
