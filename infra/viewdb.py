@@ -25,7 +25,7 @@ def _to_pg(sql: str) -> str:
 
 SET_MIN_ROWS = 4  # below this, executemany's pipeline is as quick
 _column_types: dict[str, Columns] = {}  # table -> (column, type), in order
-_unique_indexes: dict[str, int] = {}  # table -> how many unique indexes it has
+_unique_index_counts: dict[str, int] = {}  # table -> how many unique indexes it has
 _upsert_plans: dict[str, UpsertPlan | None] = {}  # by statement
 
 
@@ -91,7 +91,7 @@ class ViewCursor:
         self.raw.execute(statement, [list(dict.fromkeys(row[0] for row in rows))])
         return True
 
-    def _columns(self, table: str) -> list[tuple[str, str]]:
+    def _columns(self, table: str) -> Columns:
         if table not in _column_types:
             self.raw.execute("SELECT attname, format_type(atttypid, atttypmod) AS type FROM "
                              "pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND "
@@ -100,11 +100,11 @@ class ViewCursor:
         return _column_types[table]
 
     def _unique_indexes(self, table: str) -> int:
-        if table not in _unique_indexes:
+        if table not in _unique_index_counts:
             self.raw.execute("SELECT count(*) AS n FROM pg_index WHERE indrelid = %s::regclass "
                              "AND indisunique", (table,))
-            _unique_indexes[table] = int(self.raw.fetchone()["n"])
-        return _unique_indexes[table]
+            _unique_index_counts[table] = int(self.raw.fetchone()["n"])
+        return _unique_index_counts[table]
 
     def fetchall(self) -> list[dict[str, Any]]:
         rows = self.raw.fetchall()
