@@ -6,7 +6,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,6 +22,7 @@ from bench.keepalive import KeepAlive
 from bench.stores import SECRET, settings_for
 from domain.actor import SYSTEM
 from domain.user import user_id_for
+from infra.projector import qianshou_command
 from infra.services import build_services
 from services import commands as c
 
@@ -51,12 +51,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _qianshou() -> list[str]:
-    """The venv's `qianshou` script beside this interpreter (python -m infra.cli otherwise)."""
-    script = Path(sys.executable).parent / "qianshou"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
 
 
 def prepare_store(url: str) -> None:
@@ -116,7 +110,7 @@ def serve(url: str, workers: int = 1, start_timeout: float = START_TIMEOUT) -> I
     log = tmp / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*_qianshou(), "serve", "--host", "127.0.0.1", "--port", str(port),
+            [*qianshou_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
              "--workers", str(workers)],
             env=server_env(url), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent)

@@ -31,18 +31,17 @@ RESTART_PAUSE_SECONDS = 1.0  # after the worker died, before it is started again
 STOP_TIMEOUT_SECONDS = 15.0
 
 
-def project_command() -> list[str]:
-    """`qianshou project` from the venv beside this interpreter (python -m otherwise)."""
+def qianshou_command() -> list[str]:
+    """The venv's `qianshou` script beside this interpreter (python -m infra.cli otherwise)."""
     script = Path(sys.executable).parent / "qianshou"
-    return [str(script), "project"] if script.exists() else [
-        sys.executable, "-m", "infra.cli", "project"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
 
 
 class Projector:
     """Keeps one `qianshou project` process running until stop(); restarts it if it dies."""
 
     def __init__(self, command: list[str] | None = None) -> None:
-        self.command = command or project_command()
+        self.command = command or [*qianshou_command(), "project"]
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._stopping = threading.Event()

@@ -31,11 +31,11 @@ from typing import Any
 _PLAIN_INSERT = re.compile(r"INSERT INTO (\S+)( \([\w, ]+\))? VALUES \((?:\?,)*\?\)")
 INSERT_OR_NOTHING = re.compile(r"INSERT INTO (\S+)(?: \(([\w, ]+)\))? VALUES \(([\w?, ]+)\)"
                                r"( ON CONFLICT(?: \([\w, ]+\))? DO NOTHING)?")
-_UPSERT = re.compile(r"INSERT INTO (\S+)(?: \(([\w, ]+)\))? VALUES \(([?, ]+)\) ON CONFLICT "
+UPSERT = re.compile(r"INSERT INTO (\S+)(?: \(([\w, ]+)\))? VALUES \(([?, ]+)\) ON CONFLICT "
                      r"\(([\w, ]+)\) DO UPDATE SET ((?:\w+ ?= ?excluded\.\w+, ?)*"
                      r"\w+ ?= ?excluded\.\w+)")
 _ASSIGNMENT = re.compile(r"(\w+) ?= ?excluded\.(\w+)")
-_DELETE_WHERE_ONE = re.compile(r"DELETE FROM (\S+) WHERE (\w+) ?= ?\?")
+DELETE_WHERE_ONE = re.compile(r"DELETE FROM (\S+) WHERE (\w+) ?= ?\?")
 
 Columns = list[tuple[str, str]]  # a table's (column, type), in order
 
@@ -66,10 +66,9 @@ def unnest_sql(match: re.Match[str], columns: Columns) -> str | None:
             f"unnest({', '.join(arrays)}) AS u({', '.join(aliases)}){conflict or ''}")
 
 
-def upsert_table(sql: str) -> str | None:
-    """The table of an upsert that upsert_plan may rewrite (its columns are needed)."""
-    match = _UPSERT.fullmatch(" ".join(sql.split()))
-    return match[1] if match else None
+def normalized(sql: str) -> str:
+    """One space between words: the views build their SQL over several string literals."""
+    return " ".join(sql.split())
 
 
 @dataclass(frozen=True)
@@ -97,11 +96,11 @@ class UpsertPlan:
         return list(merged.values())
 
 
-def upsert_plan(sql: str, columns: Columns, unique_indexes: int) -> UpsertPlan | None:
-    """The plan for an upsert whose updates are all `c=excluded.c`, on a table whose only
-    unique index is the conflict key; None for any other statement."""
-    match = _UPSERT.fullmatch(" ".join(sql.split()))
-    if match is None or unique_indexes != 1:
+def upsert_plan(match: re.Match[str], columns: Columns,
+                unique_indexes: int) -> UpsertPlan | None:
+    """The plan for an upsert (a match of UPSERT) whose updates are all `c=excluded.c`, on a
+    table whose only unique index is the conflict key; None for any other."""
+    if unique_indexes != 1:
         return None
     table, named, values, conflict, sets = match.groups()
     types = dict(columns)
@@ -121,15 +120,10 @@ def upsert_plan(sql: str, columns: Columns, unique_indexes: int) -> UpsertPlan |
                       tuple(names.index(c) for c, _ in assignments))
 
 
-def delete_table(sql: str) -> str | None:
-    match = _DELETE_WHERE_ONE.fullmatch(sql.strip())
-    return match[1] if match else None
-
-
-def delete_any_sql(sql: str, columns: Columns) -> str | None:
-    """DELETE ... WHERE c = ANY(one array of the rows' values): the union of the deletes."""
-    match = _DELETE_WHERE_ONE.fullmatch(sql.strip())
+def delete_any_sql(match: re.Match[str], columns: Columns) -> str | None:
+    """DELETE ... WHERE c = ANY(one array of the rows' values), for a match of
+    DELETE_WHERE_ONE: the union of the deletes."""
     types = dict(columns)
-    if match is None or match[2] not in types:
+    if match[2] not in types:
         return None
     return f"DELETE FROM {match[1]} WHERE {match[2]} = ANY(%b::{types[match[2]]}[])"

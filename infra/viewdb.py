@@ -12,9 +12,9 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 
-from infra.set_statements import (INSERT_OR_NOTHING, Columns, UpsertPlan, copy_sql,
-                                  delete_any_sql, delete_table, unnest_sql, upsert_plan,
-                                  upsert_table)
+from infra.set_statements import (DELETE_WHERE_ONE, INSERT_OR_NOTHING, UPSERT, Columns,
+                                  UpsertPlan, copy_sql, delete_any_sql, normalized,
+                                  unnest_sql, upsert_plan)
 from services.application import Qianshou
 
 
@@ -73,9 +73,9 @@ class ViewCursor:
 
     def _upsert(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
         if sql not in _upsert_plans:
-            table = upsert_table(sql)
-            _upsert_plans[sql] = None if table is None else upsert_plan(
-                sql, self._columns(table), self._unique_indexes(table))
+            match = UPSERT.fullmatch(normalized(sql))
+            _upsert_plans[sql] = None if match is None else upsert_plan(
+                match, self._columns(match[1]), self._unique_indexes(match[1]))
         plan = _upsert_plans[sql]
         merged = None if plan is None else plan.merge(rows)
         if plan is None or merged is None:
@@ -84,8 +84,8 @@ class ViewCursor:
         return True
 
     def _delete(self, sql: str, rows: Sequence[Sequence[Any]]) -> bool:
-        table = delete_table(sql)
-        statement = None if table is None else delete_any_sql(sql, self._columns(table))
+        match = DELETE_WHERE_ONE.fullmatch(sql.strip())
+        statement = None if match is None else delete_any_sql(match, self._columns(match[1]))
         if statement is None:
             return False
         self.raw.execute(statement, [list(dict.fromkeys(row[0] for row in rows))])

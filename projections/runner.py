@@ -144,7 +144,7 @@ class ProjectionRunner:
         return moved
 
     def _apply_batch(self, cur: Any, view: View, events: list[tuple[int, Any]],
-                     committed: int, erasing: bool = True) -> int:
+                     committed: int, erasing: bool) -> int:
         """Apply the events the view has not seen; its position afterwards. `committed` is
         its position as locked in this transaction; `erasing`, whether the batch holds a
         Child.Erased (which cuts it for views that keep personal data)."""
@@ -257,7 +257,7 @@ def _cut_at_erasures(view: View, events: list[tuple[int, Any]]) -> list[Any]:
     """The batch in order, with the id of each erased child (a str) placed just before its
     Erased event, for a view that keeps personal data (has `erase`). Everything recorded
     before the erasure is applied first, so nothing re-adds what erase removed."""
-    if not hasattr(view, "erase") or not any(isinstance(ev, Child.Erased) for _, ev in events):
+    if not hasattr(view, "erase"):  # the runner asked once whether the batch erases at all
         return [events]
     parts: list[Any] = []
     start = 0

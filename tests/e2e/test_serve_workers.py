@@ -4,29 +4,16 @@ with the service."""
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from domain.actor import SYSTEM
-from infra.services import build_services
-from infra.settings import Settings
-from services import commands as c
-from tests.conftest import ADMIN_PASSWORD, child_body
-
-QIANSHOU = Path(sys.executable).parent / "qianshou"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import child_body
+from tests.faults.harness import Server, make_admin, settings_for
 
 
 def _children_of(pid: int) -> dict[int, str]:
@@ -50,7 +37,7 @@ def _projectors(pid: int) -> list[int]:
     return [p for p, cmd in _children_of(pid).items() if cmd.rstrip().endswith(" project")]
 
 
-def _wait(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -59,39 +46,16 @@ def _wait(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-
 
 
 @pytest.fixture
-def served(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    services = build_services(settings)
-    services.handlers.create_user(c.CreateUser(username="admin", password=ADMIN_PASSWORD,
-                                               agency="township", role="admin"), SYSTEM, None)
-    services.close()
-    port = _free_port()
-    env = {**os.environ, "QIANSHOU_DATABASE_URL": settings.database_url,
-           "QIANSHOU_SECRET_KEY": settings.secret_key or "", "QIANSHOU_LOG_JSON": "true"}
-    env.pop("QIANSHOU_PROJECTIONS", None)
-    process = subprocess.Popen([str(QIANSHOU), "serve", "--port", str(port), "--workers", "2"],
-                               env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
+def served(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    make_admin(settings_for(database_url))
+    server = Server(database_url, tmp_path / "serve.log", workers=2).start()
     try:
-        _wait(ready, 60)
-        yield process, base
+        yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        server.stop()
 
 
-def _register_and_read(client: httpx.Client, name: str) -> dict:  # type: ignore[type-arg]
+def _register_and_read(client: httpx.Client, name: str) -> dict[str, Any]:
     answer = client.post("/children", json=child_body(name=name))
     assert answer.status_code == 201, answer.text
     body = answer.json()
@@ -101,26 +65,24 @@ def _register_and_read(client: httpx.Client, name: str) -> dict:  # type: ignore
 
 
 def test_two_workers_run_the_views_in_one_projector_started_again_if_it_dies(
-        served: tuple[subprocess.Popen[bytes], str]) -> None:
-    process, base = served
-    _wait(lambda: len(_projectors(process.pid)) == 1)
-    first = _projectors(process.pid)[0]
-    token = httpx.post(f"{base}/auth/token", data={"username": "admin",
-                                                   "password": ADMIN_PASSWORD}).json()
-    with httpx.Client(base_url=base, timeout=30,
-                      headers={"Authorization": f"Bearer {token['access_token']}"}) as client:
+        served: Server) -> None:
+    assert served.proc is not None
+    pid = served.proc.pid
+    _wait(lambda: len(_projectors(pid)) == 1)
+    first = _projectors(pid)[0]
+    with httpx.Client(base_url=served.url, timeout=30,
+                      headers={"Authorization": f"Bearer {served.token()}"}) as client:
         assert _register_and_read(client, "周一")["profile"]["name"] == "周一"
         os.kill(first, signal.SIGKILL)
-        _wait(lambda: _projectors(process.pid) not in ([], [first]))
-        assert len(_projectors(process.pid)) == 1
+        _wait(lambda: _projectors(pid) not in ([], [first]))
+        assert len(_projectors(pid)) == 1
         assert _register_and_read(client, "周二")["profile"]["name"] == "周二"
     # The uvicorn workers run without the views: they were spawned with them off.
-    workers = [p for p, cmd in _children_of(process.pid).items() if "multiprocessing" in cmd
+    workers = [p for p, cmd in _children_of(pid).items() if "multiprocessing" in cmd
                and "resource_tracker" not in cmd]
     assert len(workers) == 2
-    for pid in workers:
-        assert b"QIANSHOU_PROJECTIONS=off" in Path(f"/proc/{pid}/environ").read_bytes()
-    second = _projectors(process.pid)[0]
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=20)
+    for worker in workers:
+        assert b"QIANSHOU_PROJECTIONS=off" in Path(f"/proc/{worker}/environ").read_bytes()
+    second = _projectors(pid)[0]
+    served.stop()
     _wait(lambda: not Path(f"/proc/{second}").exists(), 10)  # it left with the service

@@ -84,9 +84,10 @@ class Process:
 class Server(Process):
     """`qianshou serve` on a free port."""
 
-    def __init__(self, database_url: str, log: Path, **env: str) -> None:
+    def __init__(self, database_url: str, log: Path, workers: int = 1, **env: str) -> None:
         self.port = free_port()
-        super().__init__(["serve", "--port", str(self.port)], database_url, log, **env)
+        super().__init__(["serve", "--port", str(self.port), "--workers", str(workers)],
+                         database_url, log, **env)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> "Server":

@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 
 from infra.services import Services
-from infra.set_statements import INSERT_OR_NOTHING as _INSERT_OR_NOTHING
-from infra.set_statements import copy_sql as _copy_sql
-from infra.set_statements import delete_any_sql, upsert_plan
-from infra.set_statements import unnest_sql as _unnest_sql
+from infra.set_statements import DELETE_WHERE_ONE, UPSERT, UpsertPlan, copy_sql, delete_any_sql
+from infra.set_statements import INSERT_OR_NOTHING, normalized, unnest_sql, upsert_plan
 
 ROWS = [("c1", "2026-01", "visit", 3, None), ("c1", "2026-01", "visit", 3, None),
         ("c2", "2026-02", "feedback", None, "说明"), ("c3", "2026-03", "visit", 2**40, "x"),
@@ -19,22 +17,22 @@ ROWS = [("c1", "2026-01", "visit", 3, None), ("c1", "2026-01", "visit", 3, None)
 
 
 def test_statements_are_rewritten_only_where_the_result_is_the_same() -> None:
-    assert _copy_sql("INSERT INTO t VALUES (?,?,?)") == "COPY t FROM STDIN"
-    assert _copy_sql("INSERT INTO t (a, b) VALUES (?,?)") == "COPY t (a, b) FROM STDIN"
-    assert _copy_sql("INSERT INTO t VALUES (?,?) ON CONFLICT DO NOTHING") is None
-    assert _copy_sql("INSERT INTO t VALUES (?,?,NULL)") is None
+    assert copy_sql("INSERT INTO t VALUES (?,?,?)") == "COPY t FROM STDIN"
+    assert copy_sql("INSERT INTO t (a, b) VALUES (?,?)") == "COPY t (a, b) FROM STDIN"
+    assert copy_sql("INSERT INTO t VALUES (?,?) ON CONFLICT DO NOTHING") is None
+    assert copy_sql("INSERT INTO t VALUES (?,?,NULL)") is None
     columns = [("a", "text"), ("b", "bigint"), ("c", "text")]
-    match = _INSERT_OR_NOTHING.fullmatch("INSERT INTO t VALUES (?,?,NULL) ON CONFLICT DO NOTHING")
+    match = INSERT_OR_NOTHING.fullmatch("INSERT INTO t VALUES (?,?,NULL) ON CONFLICT DO NOTHING")
     assert match is not None
-    assert _unnest_sql(match, columns) == (
+    assert unnest_sql(match, columns) == (
         "INSERT INTO t (a, b, c) SELECT u0, u1, NULL FROM unnest(%b::text[], %b::bigint[]) "
         "AS u(u0, u1) ON CONFLICT DO NOTHING")
     # An upsert that updates may meet one key twice in a run: never one statement.
-    assert _INSERT_OR_NOTHING.fullmatch(
+    assert INSERT_OR_NOTHING.fullmatch(
         "INSERT INTO t VALUES (?,?) ON CONFLICT (a) DO UPDATE SET b=excluded.b") is None
     # A column count that does not match the table: left to executemany.
-    short = _INSERT_OR_NOTHING.fullmatch("INSERT INTO t VALUES (?,?)")
-    assert short is not None and _unnest_sql(short, columns) is None
+    short = INSERT_OR_NOTHING.fullmatch("INSERT INTO t VALUES (?,?)")
+    assert short is not None and unnest_sql(short, columns) is None
 
 
 def _table_rows(services: Services, table: str, order: str = "1, 2, 3, 4, 5"
@@ -75,13 +73,23 @@ def test_constants_in_values_are_kept(services: Services) -> None:
         (f"r{i}", i, None, 0) for i in range(6)]
 
 
-UPSERT = ("INSERT INTO t (k, first, n, note) VALUES (?,?,?,?) ON CONFLICT (k) DO UPDATE SET "
+UPSERT_T = ("INSERT INTO t (k, first, n, note) VALUES (?,?,?,?) ON CONFLICT (k) DO UPDATE SET "
           "n=excluded.n, note=excluded.note")
 T_COLUMNS = [("k", "text"), ("first", "bigint"), ("n", "bigint"), ("note", "text")]
 
 
+def _plan(sql: str, unique_indexes: int = 1) -> UpsertPlan | None:
+    match = UPSERT.fullmatch(normalized(sql))
+    return None if match is None else upsert_plan(match, T_COLUMNS, unique_indexes)
+
+
+def _delete_sql(sql: str) -> str | None:
+    match = DELETE_WHERE_ONE.fullmatch(sql)
+    return None if match is None else delete_any_sql(match, T_COLUMNS)
+
+
 def test_only_upserts_that_set_each_column_from_its_new_value_are_merged() -> None:
-    plan = upsert_plan(UPSERT, T_COLUMNS, unique_indexes=1)
+    plan = _plan(UPSERT_T)
     assert plan is not None
     assert plan.sql == ("INSERT INTO t (k, first, n, note) SELECT u0, u1, u2, u3 FROM "
                         "unnest(%b::text[], %b::bigint[], %b::bigint[], %b::text[]) AS "
@@ -92,19 +100,19 @@ def test_only_upserts_that_set_each_column_from_its_new_value_are_merged() -> No
         ["a", 1, 3, None], ["b", 2, 2, None]]
     assert plan.merge([(None, 1, 1, "x"), (None, 2, 2, "y")]) is None  # NULL keys never meet
     refused = [
-        UPSERT.replace("n=excluded.n", "n=t.n+excluded.n"),  # adds to the stored value
-        UPSERT.replace("n=excluded.n", "n=excluded.note"),  # from another column
-        UPSERT + " WHERE t.n < excluded.n",  # only some rows update
-        UPSERT.replace("(?,?,?,?)", "(?,?,?,0)"),  # a constant
-        UPSERT.replace("(k)", "(nope)"),  # a key that is not a column
+        UPSERT_T.replace("n=excluded.n", "n=t.n+excluded.n"),  # adds to the stored value
+        UPSERT_T.replace("n=excluded.n", "n=excluded.note"),  # from another column
+        UPSERT_T + " WHERE t.n < excluded.n",  # only some rows update
+        UPSERT_T.replace("(?,?,?,?)", "(?,?,?,0)"),  # a constant
+        UPSERT_T.replace("(k)", "(nope)"),  # a key that is not a column
     ]
     for sql in refused:
-        assert upsert_plan(sql, T_COLUMNS, unique_indexes=1) is None, sql
+        assert _plan(sql) is None, sql
     # Another unique index could refuse one row one by one that the merged run never meets.
-    assert upsert_plan(UPSERT, T_COLUMNS, unique_indexes=2) is None
-    assert delete_any_sql("DELETE FROM t WHERE k=?", T_COLUMNS) == (
+    assert _plan(UPSERT_T, unique_indexes=2) is None
+    assert _delete_sql("DELETE FROM t WHERE k=?") == (
         "DELETE FROM t WHERE k = ANY(%b::text[])")
-    assert delete_any_sql("DELETE FROM t WHERE k=? AND n=?", T_COLUMNS) is None
+    assert _delete_sql("DELETE FROM t WHERE k=? AND n=?") is None
 
 
 def _two_tables(services: Services, name: str, ddl: str) -> list[str]:
@@ -130,9 +138,9 @@ def test_an_upsert_run_leaves_what_its_rows_one_by_one_leave(services: Services)
     for _ in range(30):
         run = _random_run(rng)
         with services.db.transaction() as cur:
-            cur.executemany(UPSERT.replace("INTO t", f"INTO {tables[0]}"), run)
+            cur.executemany(UPSERT_T.replace("INTO t", f"INTO {tables[0]}"), run)
             for row in run:
-                cur.execute(UPSERT.replace("INTO t", f"INTO {tables[1]}"), row)
+                cur.execute(UPSERT_T.replace("INTO t", f"INTO {tables[1]}"), row)
         assert _table_rows(services, tables[0], "1") == _table_rows(services, tables[1], "1")
     assert len(_table_rows(services, tables[0], "1")) == 7  # every key met at least once
 
