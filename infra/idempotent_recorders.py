@@ -18,23 +18,35 @@ from services.idempotency import IdempotencyRecord, StoredAnswer
 
 
 class SealKeysWithEvents:
-    """Writes the seal keys the mapper made for this save, inside the events' transaction,
-    and hands them to the key store's cache once the transaction has committed."""
+    """Writes the seal keys the mapper made for this save, inside the events' transaction
+    (every attempt of it, retries included), and hands them to the key store's cache once
+    the transaction has committed."""
 
     seal_keys: Any = None  # infra.sealing.KeyStore, attached by the application
 
     def _insert_seal_keys(self, cursor: Any) -> None:
         if self.seal_keys is not None:
-            sql, rows = self.seal_keys.take_pending()
+            sql, rows = self.seal_keys.pending_rows()
             if rows:
                 cursor.executemany(sql, rows)
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
-        ids = super().insert_events(stored_events, **kwargs)  # type: ignore[misc]
+        try:
+            ids = self._insert_events_in_one_transaction(stored_events, **kwargs)
+        except BaseException:
+            if self.seal_keys is not None:
+                self.seal_keys.abandoned()
+            raise
         if self.seal_keys is not None:
             self.seal_keys.committed()
-        return ids  # type: ignore[no-any-return]
+        return ids
+
+    def _insert_events_in_one_transaction(self, stored_events: Sequence[StoredEvent],
+                                          **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert (its transaction, its retries); the PostgreSQL recorder of
+        infra/pg_persistence.py bounds the retries here, under the seal keys' bookkeeping."""
+        return super().insert_events(stored_events, **kwargs)  # type: ignore[misc, no-any-return]
 
 
 class IdempotentSQLiteRecorder(SealKeysWithEvents, SQLiteApplicationRecorder):

@@ -81,7 +81,8 @@ class BoundedAggregateRecorder(PostgresAggregateRecorder):
 class BoundedApplicationRecorder(IdempotentPostgresRecorder):
     """Events and Idempotency-Keys (infra/idempotent_recorders.py)."""
 
-    insert_events = _rewrapped(PostgresApplicationRecorder.insert_events)
+    # Not insert_events itself: SealKeysWithEvents wraps this with the seal keys' cache.
+    _insert_events_in_one_transaction = _rewrapped(PostgresApplicationRecorder.insert_events)
     select_events = _rewrapped(PostgresApplicationRecorder.select_events)
     select_notifications = _rewrapped(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _rewrapped(PostgresApplicationRecorder.max_notification_id)

@@ -97,20 +97,27 @@ class KeyStore:
             self._local.pending = {}
         return self._local.pending  # type: ignore[no-any-return]
 
-    def take_pending(self) -> tuple[str, list[tuple[str, str | None, bytes]]]:
+    def pending_rows(self) -> tuple[str, list[tuple[str, str | None, bytes]]]:
         """For the recorder, inside the events' transaction: the insert of this thread's new
-        keys. Cached only once committed (committed() below)."""
-        pending, self._local.pending = self._pending(), {}
-        self._local.taken = pending
+        keys. Left pending, not taken: a retried transaction must write them again, or its
+        events would commit without their key (the child's name unreadable for ever)."""
         marks = "%s,%s,%s" if self.is_pg else "?,?,?"
         return (f"INSERT INTO {self.table} (key_id, child_id, secret) VALUES ({marks}) "
                 "ON CONFLICT (key_id) DO NOTHING",
-                [(key_id, child_id, secret) for key_id, (child_id, secret) in pending.items()])
+                [(key_id, child_id, secret)
+                 for key_id, (child_id, secret) in self._pending().items()])
 
     def committed(self) -> None:
-        for key_id, (_, secret) in getattr(self._local, "taken", {}).items():
+        """The save's transaction committed: its new keys go to the cache (no read on the
+        next load) and stop being pending."""
+        pending, self._local.pending = self._pending(), {}
+        for key_id, (_, secret) in pending.items():
             self._remember(key_id, secret)
-        self._local.taken = {}
+
+    def abandoned(self) -> None:
+        """The save failed for good: its keys were never committed and must not be written
+        with the next save of this thread."""
+        self._local.pending = {}
 
     def _tx(self, commit: bool) -> Any:
         return self.datastore.transaction(commit=commit)
