@@ -6,16 +6,27 @@ append to a queue in memory and a background thread writes the queue in one tran
 every FLUSH_SECONDS. The cost: on a crash, up to FLUSH_SECONDS of read records are lost.
 Break-glass reads are the exception: they are written before the read is answered.
 
+Nothing that enters the queue may be unwritable: text that neither store can hold (NUL,
+other control characters, lone surrogates, non-characters) is replaced by U+FFFD as it
+enters. And should a batch still be refused by the database for what it holds (not because
+the database is away), its records are written one by one and a record refused on its own
+is written with every text reduced to printable ASCII: one bad record never blocks the
+others or the audit page.
+
 The table lives beside the views but is not a view: it is not derived from events, so a
 projection rebuild never touches it.
 """
 
 import json
+import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as dataclass_fields, replace
 from typing import Any
+
+import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from domain.actor import Actor
 from domain.values import utcnow
@@ -23,6 +34,19 @@ from infra.viewdb import ViewDB
 
 FLUSH_SECONDS = 0.2
 MAX_PURPOSE = 200
+# What neither store can hold or a spreadsheet can show: C0/C1 controls but tab and newline,
+# lone surrogates, and the non-characters U+FDD0-U+FDEF and U+xFFFE/U+xFFFF.
+UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+                        + "".join(f"{chr(plane * 0x10000 + 0xfffe)}{chr(plane * 0x10000 + 0xffff)}"
+                                  for plane in range(17)) + "]")
+NOT_PRINTABLE_ASCII = re.compile("[^\x20-\x7e]")
+STORE_AWAY = (InterfaceError, OperationalError)  # keep the queue and try again later
+log = structlog.get_logger()
+
+
+def storable(text: str | None) -> str | None:
+    """The text with whatever no store can hold replaced by U+FFFD."""
+    return UNSTORABLE.sub("\ufffd", text) if text else text
 
 
 @dataclass(frozen=True)
@@ -68,7 +92,7 @@ class AccessLog:
         if not child_ids:
             return
         at = utcnow().isoformat()
-        purpose = purpose[:MAX_PURPOSE] if purpose else None
+        purpose = storable(purpose[:MAX_PURPOSE]) if purpose else None
         entries = [Access(at, actor.username, actor.role, actor.agency, child_id, what, fields,
                           purpose, break_glass) for child_id in child_ids]
         if break_glass:
@@ -87,10 +111,28 @@ class AccessLog:
             if batch:
                 try:
                     self._write(batch)
-                except Exception:
+                except STORE_AWAY:
                     self._queue.extendleft(reversed(batch))  # kept for the next attempt
                     raise
+                except Exception:  # noqa: BLE001 - the database refused what the batch holds
+                    self._write_one_by_one(batch)
             return len(batch)
+
+    def _write_one_by_one(self, batch: list[Access]) -> None:
+        """After a refused batch: each record alone, and one refused alone in plain ASCII,
+        so the read is still recorded and the rest of the batch is not held back."""
+        for position, entry in enumerate(batch):
+            try:
+                try:
+                    self._write([entry])
+                except STORE_AWAY:
+                    raise
+                except Exception:  # noqa: BLE001 - this record's text: written in ASCII
+                    self._write([_ascii(entry)])
+                    log.error("access_log_record_rewritten", what=entry.what)
+            except STORE_AWAY:
+                self._queue.extendleft(reversed(batch[position:]))
+                raise
 
     def _write(self, entries: list[Access]) -> None:
         with self.db.transaction() as cur:
@@ -141,6 +183,14 @@ class AccessLog:
                 f"r.child_id = a.child_id WHERE a.break_glass AND a.id > ? AND ({reach[0]}) "
                 "ORDER BY a.id LIMIT ?", (after, *reach[1], limit)).fetchall()
         return [_shown(r) for r in rows]
+
+
+def _ascii(entry: Access) -> Access:
+    """The record with every text as printable ASCII (non-ASCII as '?'): always writable."""
+    texts = {f.name: NOT_PRINTABLE_ASCII.sub("?", getattr(entry, f.name))
+             for f in dataclass_fields(entry) if isinstance(getattr(entry, f.name), str)}
+    return replace(entry, **texts, fields=tuple(NOT_PRINTABLE_ASCII.sub("?", f)
+                                                for f in entry.fields))
 
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
