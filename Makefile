@@ -53,10 +53,10 @@ bench-http: $(STAMP)  ## HTTP commands vs bare, projection lag, a 10-minute memo
 # never `playwright install`, which downloads a browser build of its own.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: browser screenshots
-browser:  ## install /usr/bin/chromium when it is missing
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+browser:  ## install /usr/bin/chromium and CJK fonts when they are missing
+	@{ test -x /usr/bin/chromium && fc-list :lang=zh | grep -q .; } || { \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
 
 screenshots: $(STAMP) browser  ## docs/screenshots/*.png of the main pages at 360 px wide
-	@fc-list :lang=zh | grep -q . || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk
 	$(BIN)/python -m tests.browser.screenshots
