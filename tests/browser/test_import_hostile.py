@@ -17,7 +17,7 @@ from infra import spreadsheet
 from infra.cli import app
 from infra.settings import Settings
 from tests.browser import hostile_xlsx as hostile
-from tests.browser.test_pages_http import sign_in, upload
+from tests.browser.test_pages_http import GOOD, sheet_with, sign_in, upload
 from tests.conftest import ADMIN_PASSWORD, Api
 
 # Each hostile file, and the words its refusal must carry.
@@ -138,3 +138,15 @@ def test_the_server_answers_while_an_import_reads_its_file(
         assert imported.result(WAIT).status_code == 200
     assert waited_in_vain == [False]
     assert [c["name"] for c in api.get("/children").json()["items"]] == ["王小芳"]
+
+
+def test_the_report_shows_only_the_start_of_an_over_long_name(client: TestClient,
+                                                               api: Api) -> None:
+    """A name cell of 4,000 characters fits a cell but not a name: its row is refused, and
+    the report shows the first 50 characters (a name's most), not the cell."""
+    csrf = sign_in(client, "admin", ADMIN_PASSWORD)
+    report = upload(client, csrf, sheet_with([["名" * 4000, *GOOD[1:]]]))
+    assert report.status_code == 200 and "有误，未登记 1" in report.text
+    row = report.text.split('data-row="2"', 1)[1].split("</tr>", 1)[0]
+    assert "名" * 50 + "…" in row and "名" * 51 not in row and "A2" in row
+    assert len(report.content) < len(client.get("/ui/import").content) + 2000
