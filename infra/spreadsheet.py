@@ -58,7 +58,7 @@ TOO_MANY_ROWS = f"一次最多导入 {MAX_ROWS} 行（第 1 行为栏目），�
 # What openpyxl raises on a damaged workbook that passed xlsx_guard (a part missing, an
 # attribute of the wrong type, XML it cannot parse): each means the file, not the service.
 BROKEN = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, IndexError, TypeError,
-           AttributeError, ValueError, SyntaxError, InvalidFileException)
+          AttributeError, ValueError, SyntaxError, InvalidFileException)
 # Namespace of the ids of imported children: uuid5 of the row's checked content.
 IMPORT_NAMESPACE = uuid.UUID("6f1c2b0e-8d4a-5d2e-9a51-3c7e0b9f4a10")
 

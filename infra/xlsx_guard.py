@@ -53,8 +53,7 @@ def check(data: bytes) -> None:
             _check_directory(archive.infolist())
             scan = _Scan()  # one for the file: openpyxl reads every member's strings at once
             for info in archive.infolist():
-                if info.filename.endswith((".xml", ".rels", ".vml")):
-                    _stream(archive, info, scan)
+                _stream(archive, info, scan)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
             NotImplementedError, RuntimeError, expat.ExpatError) as error:
         # RuntimeError: an encrypted member; NotImplementedError: an unknown compression.
@@ -85,18 +84,33 @@ def _check_directory(members: list[zipfile.ZipInfo]) -> None:
 
 
 def _stream(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scan: "_Scan") -> None:
-    """Stream one XML member through expat; keep only counts."""
-    scan.in_cell = 0
-    parser = expat.ParserCreate()
-    parser.buffer_text = True
-    parser.StartDoctypeDeclHandler = _refuse_dtd
-    parser.StartElementHandler = scan.start
-    parser.EndElementHandler = scan.end
-    parser.CharacterDataHandler = scan.text
+    """Stream one member through expat, if it is XML; keep only counts.
+
+    Every member, whatever its name: openpyxl finds the parts it parses through the
+    package's own lists, so a worksheet may be called image1.png.
+    """
     with archive.open(info) as member:
-        while chunk := member.read(CHUNK):
+        chunk = member.read(CHUNK)
+        if not _looks_like_xml(chunk):
+            return  # an image, say: no XML parser could read it, openpyxl's neither
+        scan.in_cell = 0
+        parser = expat.ParserCreate()
+        parser.buffer_text = True
+        parser.StartDoctypeDeclHandler = _refuse_dtd
+        parser.StartElementHandler = scan.start
+        parser.EndElementHandler = scan.end
+        parser.CharacterDataHandler = scan.text
+        while chunk:
             parser.Parse(chunk, False)
-    parser.Parse(b"", True)
+            chunk = member.read(CHUNK)
+        parser.Parse(b"", True)
+
+
+def _looks_like_xml(head: bytes) -> bool:
+    """Whether an XML parser would start on these bytes: "<" after a BOM or blanks, or
+    UTF-16."""
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return head.startswith((b"<", b"\xff\xfe", b"\xfe\xff", b"\x00<"))
 
 
 def _refuse_dtd(*_: Any) -> None:

@@ -176,3 +176,20 @@ def many_strings() -> bytes:
 def too_big_file() -> bytes:
     """One byte over the 10 MB any import reads."""
     return bytes(10 * 2**20 + 1)
+
+
+def disguised_laughs() -> bytes:
+    """billion_laughs with its sheet stored as xl/media/image1.png: openpyxl finds it by the
+    workbook's relationships, whatever it is called."""
+    disguise = b"/xl/media/image1.png"
+
+    def change(name: str, body: bytes) -> bytes:
+        return body.replace(b"/" + SHEET.encode(), disguise)
+    data = rezip(billion_laughs(), change)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            renamed = disguise[1:].decode() if info.filename == SHEET else info.filename
+            target.writestr(renamed, source.read(info))
+    return out.getvalue()

@@ -25,6 +25,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "shared_strings_bomb": (hostile.shared_strings_bomb, "解压后超过"),
     "understated_bomb": (hostile.understated_bomb, "文件已损坏"),
     "billion_laughs": (hostile.billion_laughs, "文档类型声明"),
+    "disguised_laughs": (hostile.disguised_laughs, "文档类型声明"),
     "not_a_zip": (hostile.not_a_zip, "不是有效的 .xlsx 文件"),
     "corrupt_zip": (hostile.corrupt_zip, "文件已损坏"),
     "zip_of_text": (hostile.zip_of_text, "没有 Excel 工作簿"),
@@ -57,8 +58,9 @@ def alert(html: str) -> str:
 
 def memory(field: str) -> int:
     """VmRSS or VmHWM (the peak) of this process, the server's too: TestClient runs in it."""
-    status = Path("/proc/self/status").read_text()
-    return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.M).group(1)) * 1024  # type: ignore[union-attr]
+    found = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
+    assert found, field
+    return int(found.group(1)) * 1024
 
 
 def reset_peak() -> bool:
