@@ -276,10 +276,11 @@ def import_registry(file: Path, as_user: Annotated[str | None, typer.Option(
     the system user); a row already imported is skipped. Prints each bad cell; exits 1 if
     any row was not registered, 2 if the file or the user cannot be used.
     """
-    from infra import spreadsheet
+    from infra import spreadsheet, xlsx_guard
     from services.auth import AuthError
 
     try:
+        xlsx_guard.check_size(file.stat().st_size)  # before a byte of it is read
         rows = spreadsheet.read_rows(file.read_bytes())
     except (OSError, spreadsheet.SheetError) as error:
         typer.echo(f"refused: {error}", err=True)

@@ -12,18 +12,21 @@ import io
 import json
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font
+from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 
 from domain.actor import Actor
 from domain.errors import ConflictingState, Forbidden, InvalidFact, NotFound
+from infra import xlsx_guard, xlsx_writer
+from infra.xlsx_guard import SheetError, excerpt
 from services.commands import RegisterChild
 from services.idempotency import IdempotencyRequest
 
@@ -49,6 +52,13 @@ LEFT_BEHIND = {"父母均外出": "both_parents_away", "一方外出": "one_pare
 STATUS = {"active": "在册", "no_longer_left_behind": "已不属留守", "transferred": "已转出",
           "aged_out": "已满龄", "closed": "已结案"}
 MAX_ROWS = 5000
+MAX_COLUMNS = 64  # the template has 26; a sheet may add its own notes beside them
+NAME_CHARS = 50  # a name is at most 50 characters: the report shows no more of that cell
+TOO_MANY_ROWS = f"一次最多导入 {MAX_ROWS} 行（第 1 行为栏目），请删去多余的行或分批导入"
+# What openpyxl raises on a damaged workbook that passed xlsx_guard (a part missing, an
+# attribute of the wrong type, XML it cannot parse): each means the file, not the service.
+BROKEN = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, IndexError, TypeError,
+          AttributeError, ValueError, SyntaxError, InvalidFileException)
 # Namespace of the ids of imported children: uuid5 of the row's checked content.
 IMPORT_NAMESPACE = uuid.UUID("6f1c2b0e-8d4a-5d2e-9a51-3c7e0b9f4a10")
 
@@ -101,48 +111,20 @@ class Row:
     letters: dict[str, str] = field(default_factory=dict, repr=False)  # path -> column
 
 
-class SheetError(ValueError):
-    """The file as a whole cannot be read: not an xlsx, or a required heading is missing."""
-
-
 # --- the template and the export ----------------------------------------------------------
-
-def _book(title: str, headings: list[str], rows: Iterable[list[Any]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title
-    sheet.append(headings)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
-    for index, heading in enumerate(headings, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(10, 2 * len(heading) + 4)
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
 
 def template() -> bytes:
     """The import template: the headings, one example row, and a sheet explaining values."""
-    book_bytes = _book("台帐", [h for h, _ in COLUMNS], [EXAMPLE_ROW])
-    book = load_workbook(io.BytesIO(book_bytes))
     # Long digit strings must stay text, or Excel turns ID numbers into 5.226E+17.
-    for letter in ("D", "O", "U", "Y"):
-        for cell in book.active[letter]:
-            cell.number_format = "@"
-    notes = book.create_sheet("说明")
-    notes.append(["栏目", "说明"])
-    notes.append(["必填", "、".join(REQUIRED)])
-    notes.append(["性别", "男 或 女"])
-    notes.append(["出生日期", "日期，如 2014-03-05"])
-    notes.append(["留守类型", "、".join(LEFT_BEHIND)])
-    notes.append(["电话", "11 位手机号，或带区号的固定电话，如 0851-1234567"])
-    notes.append(["身份证号", "18 位，请设为文本格式"])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    text = [i for i, (_, path) in enumerate(COLUMNS, start=1)
+            if path == "id_number" or path.endswith("phone")]
+    notes = [["必填", "、".join(REQUIRED)], ["性别", "男 或 女"],
+             ["出生日期", "日期，如 2014-03-05"], ["留守类型", "、".join(LEFT_BEHIND)],
+             ["电话", "11 位手机号，或带区号的固定电话，如 0851-1234567"],
+             ["身份证号", "18 位，请设为文本格式"]]
+    return xlsx_writer.workbook([
+        xlsx_writer.Sheet("台帐", [h for h, _ in COLUMNS], [EXAMPLE_ROW], text_columns=text),
+        xlsx_writer.Sheet("说明", ["栏目", "说明"], notes)])
 
 
 REGISTRY_HEADINGS = ["姓名", "性别", "出生日期", "学校", "年级", "班级", "乡镇", "村",
@@ -153,23 +135,41 @@ def registry_export(rows: Iterable[dict[str, Any]]) -> bytes:
     """The registry as the API lists it, under Chinese headings."""
     sex = {v: k for k, v in SEX.items()}
     kinds = {v: k for k, v in LEFT_BEHIND.items()}
-    return _book("留守儿童台帐", REGISTRY_HEADINGS, (
+    return xlsx_writer.workbook([xlsx_writer.Sheet("留守儿童台帐", REGISTRY_HEADINGS, (
         [r["name"], sex.get(r["sex"], r["sex"]), r["birth_date"], r["school"], r["grade"],
          r["class_name"], r["township"], r["village"],
          kinds.get(r["left_behind_type"], r["left_behind_type"]),
          STATUS.get(r["status"], r["status"]), f"{round(float(r['completeness']) * 100)}%"]
-        for r in rows))
+        for r in rows))])
 
 
 # --- reading an upload ---------------------------------------------------------------------
 
 def read_rows(data: bytes) -> list[Row]:
     """Every non-empty row of the first sheet, each checked; SheetError for a bad file."""
+    xlsx_guard.check(data)  # sizes, zip bombs and DTDs, before openpyxl sees a byte
     try:
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as error:
-        raise SheetError("不是有效的 .xlsx 文件") from error
-    lines = sheet.iter_rows(values_only=True)
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True,
+                             keep_links=False)
+    except BROKEN as error:
+        raise SheetError(xlsx_guard.DAMAGED) from error
+    try:
+        if not book.worksheets:
+            raise SheetError("工作簿里没有工作表")
+        return _read_sheet(book.worksheets[0])
+    except SheetError:
+        raise
+    except BROKEN as error:  # read-only parses each row as it is asked for
+        raise SheetError(xlsx_guard.DAMAGED) from error
+    finally:
+        book.close()
+
+
+def _read_sheet(sheet: Any) -> list[Row]:
+    if (sheet.max_row or 0) > MAX_ROWS + 1:  # the size the sheet declares, before reading
+        raise SheetError(TOO_MANY_ROWS)
+    # Streamed, one row at a time; never past the last row allowed, nor the columns we read.
+    lines = sheet.iter_rows(max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS, values_only=True)
     headings = [str(h).strip() if h is not None else "" for h in next(lines, ())]
     missing = [h for h in REQUIRED if h not in headings]
     if missing:
@@ -178,10 +178,10 @@ def read_rows(data: bytes) -> list[Row]:
     letters = {path: get_column_letter(i + 1) for i, path in paths.items() if path}
     rows = []
     for number, values in enumerate(lines, start=2):
+        if number > MAX_ROWS + 1:
+            raise SheetError(TOO_MANY_ROWS)
         if all(v is None or str(v).strip() == "" for v in values):
             continue
-        if len(rows) >= MAX_ROWS:
-            raise SheetError(f"一次最多导入 {MAX_ROWS} 行")
         cells = {paths[i]: v for i, v in enumerate(values) if paths.get(i)}
         rows.append(check_row(number, cells, letters))
     return rows
@@ -189,7 +189,7 @@ def read_rows(data: bytes) -> list[Row]:
 
 def check_row(number: int, cells: dict[str, Any], letters: dict[str, str]) -> Row:
     """Turn one row's cells into a RegisterChild, or say which cells are wrong."""
-    row = Row(number, _text(cells.get("name")) or "", letters=letters)
+    row = Row(number, excerpt(_text(cells.get("name")) or "", NAME_CHARS), letters=letters)
     body, problems = _body(cells), []
     try:
         row.command = RegisterChild.model_validate(body)
@@ -321,7 +321,7 @@ def _import_one(row: Row, cmd: RegisterChild, register: Callable[..., Any],
 def _refuse(row: Row, path: str, reason: str) -> None:
     row.outcome = "refused"
     cell = f"{row.letters.get(path, '')}{row.number}"
-    row.problems.append(Problem(cell, HEADING_OF.get(path, path or "—"), reason))
+    row.problems.append(Problem(cell, HEADING_OF.get(path, path or "—"), excerpt(reason, 200)))
 
 
 def summary(rows: list[Row]) -> dict[str, int]:

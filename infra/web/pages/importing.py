@@ -33,11 +33,12 @@ async def import_upload(request: Request, s: ServicesDep, actor: PageActor,
     require(actor, "child.register")
     upload = form.get("file")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
+    # Reading a workbook is seconds of CPU, registering blocks on the store: both off the
+    # event loop, so /healthz and everyone else's pages answer while an import runs.
     try:
-        rows = spreadsheet.read_rows(data)
+        rows = await run_in_threadpool(spreadsheet.read_rows, data)
     except spreadsheet.SheetError as error:
         return render(request, "import.html", status=422, sheet_error=str(error))
-    # Registering blocks on the store: off the event loop, like the plain-def endpoints.
     await run_in_threadpool(spreadsheet.import_rows, rows, s.handlers.register_child,
                             s.app.exists, actor)
     counts = spreadsheet.summary(rows)

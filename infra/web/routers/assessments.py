@@ -1,14 +1,13 @@
 """Assessments (考核) over HTTP: CONTRACT.md "Assessments", and the year's .xlsx export."""
 
-from io import BytesIO
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
-from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from domain.assessment import DEFAULT_SCHEME
 from domain.errors import NotFound
+from infra import xlsx_writer
 from infra.services import Services
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.errors import NotCaughtUp
@@ -75,28 +74,22 @@ def export(school_year: Year, s: ServicesDep, actor: ActorDep) -> Response:
         "Content-Disposition": f'attachment; filename="assessment-{school_year}.xlsx"'})
 
 
+HELPER_HEADINGS = ["编号", "姓名", "考核分", "奖励金额（分）", "奖励金额（元）"]
+AWARD_HEADINGS = ["学生编号", "姓名", "第一名奖（分）", "优秀奖（分）", "进步奖（分）", "合计（分）"]
+
+
 def workbook(found: dict[str, Any], names: dict[str, str]) -> bytes:
     """Sheets 志愿者, 班主任 and 学生奖励, with the same figures as the API."""
-    book = Workbook()
-    book.remove(book.active)
-    for kind, title in (("volunteer", "志愿者"), ("class_teacher", "班主任")):
-        sheet = book.create_sheet(title)
-        sheet.append(["编号", "姓名", "考核分", "奖励金额（分）", "奖励金额（元）"])
-        for row in found["assessees"]:
-            if row["kind"] == kind:
-                sheet.append([row["helper_id"], row["name"], row["points"], row["award_fen"],
-                              row["award_fen"] / 100])
-    sheet = book.create_sheet("学生奖励")
-    sheet.append(["学生编号", "姓名", "第一名奖（分）", "优秀奖（分）", "进步奖（分）",
-                  "合计（分）"])
+    sheets = [xlsx_writer.Sheet(title, HELPER_HEADINGS, [
+        [row["helper_id"], row["name"], row["points"], row["award_fen"], row["award_fen"] / 100]
+        for row in found["assessees"] if row["kind"] == kind])
+        for kind, title in (("volunteer", "志愿者"), ("class_teacher", "班主任"))]
+    awards = []
     for row in found["student_awards"]:
         amounts = {w["kind"]: w["amount_fen"] for w in row["awards"]}
-        sheet.append([row["child_id"], names.get(row["child_id"], ""),
-                      *(amounts.get(kind, 0) for kind in AWARD_KINDS), row["total_fen"]])
-    sheet = book.create_sheet("说明")
-    sheet.append(["学年", found["school_year"]])
-    sheet.append(["方案版本", found["scheme_version"]])
-    sheet.append(["已公布", "是" if found["published"] else "否"])
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
+        awards.append([row["child_id"], names.get(row["child_id"], ""),
+                       *(amounts.get(kind, 0) for kind in AWARD_KINDS), row["total_fen"]])
+    notes = [["学年", found["school_year"]], ["方案版本", found["scheme_version"]],
+             ["已公布", "是" if found["published"] else "否"]]
+    return xlsx_writer.workbook([*sheets, xlsx_writer.Sheet("学生奖励", AWARD_HEADINGS, awards),
+                                 xlsx_writer.Sheet("说明", [], notes)])

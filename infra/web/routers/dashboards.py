@@ -1,14 +1,13 @@
 """The compliance dashboard (CONTRACT.md "Case review"): figures per place and month, and
 the same figures as a spreadsheet with Chinese headings."""
 
-from io import BytesIO
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from domain.actor import Actor
 from domain.values import utcnow
+from infra import xlsx_writer
 from infra.services import Services
 from infra.web.dependencies import ActorDep, CaughtUp, ServicesDep
 from projections.compliance import FIGURES, SHANGHAI, ComplianceView
@@ -80,22 +79,11 @@ CHILD_HEADINGS = ["指标", "儿童编号", "姓名", "学校", "班级", "村�
 
 def compliance_workbook(found: dict[str, Any]) -> bytes:
     """Sheets 指标 (one line per figure) and 未达标儿童 (one line per child and figure)."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "指标"
-    sheet.append(FIGURE_HEADINGS)
-    for key in FIGURES:
-        figure = found["figures"][key]
-        sheet.append([found["month"], LABELS[key], figure["count"], figure["total"],
-                      figure["percent"]])
-    sheet = book.create_sheet("未达标儿童")
-    sheet.append(CHILD_HEADINGS)
-    for key in FIGURES:
-        for child in found["figures"][key]["shortfall"]:
-            sheet.append([LABELS[key], child["child_id"], child["name"], child["school"],
-                          child["class_name"], child["village"],
-                          "、".join(child.get("missing", []))])
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
-
+    figures = [[found["month"], LABELS[key], found["figures"][key]["count"],
+                found["figures"][key]["total"], found["figures"][key]["percent"]]
+               for key in FIGURES]
+    children = [[LABELS[key], child["child_id"], child["name"], child["school"],
+                 child["class_name"], child["village"], "、".join(child.get("missing", []))]
+                for key in FIGURES for child in found["figures"][key]["shortfall"]]
+    return xlsx_writer.workbook([xlsx_writer.Sheet("指标", FIGURE_HEADINGS, figures),
+                                 xlsx_writer.Sheet("未达标儿童", CHILD_HEADINGS, children)])

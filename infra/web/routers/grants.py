@@ -1,13 +1,12 @@
 """Grants and the disbursement audit over HTTP: CONTRACT.md "Grants and audit"."""
 
-from io import BytesIO
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from openpyxl import Workbook  # type: ignore[import-untyped]
 
+from infra import xlsx_writer
 from infra.services import Services
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
@@ -98,25 +97,16 @@ GRANT_COLUMNS = ("grant_id", "child_id", "programme", "period", "amount_fen", "k
 def audit_workbook(totals: list[dict[str, Any]], grants: list[dict[str, Any]],
                    found: list[dict[str, Any]]) -> bytes:
     """Sheets 汇总, 救助明细 and 异常, Chinese headings, amounts in fen as in the API."""
-    book = Workbook()
-    book.remove(book.active)
-    sheet = book.create_sheet("汇总")
-    sheet.append(TOTAL_HEADINGS)
-    for row in totals:
-        sheet.append([row["programme"], row["period"], row["agency"], row["township"],
-                      row["count"], row["approved_fen"], row["disbursed_fen"],
-                      row["revoked_fen"]])
-    sheet = book.create_sheet("救助明细")
-    sheet.append(GRANT_HEADINGS)
-    for row in grants:
-        sheet.append([*(row[c] for c in GRANT_COLUMNS), "是" if row["revoked"] else "否"])
-    sheet = book.create_sheet("异常")
-    sheet.append(ANOMALY_HEADINGS)
-    for row in found:
-        sheet.append([row["grant_id"], row["child_id"], row["rule"], row["detail"]])
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_writer.workbook([
+        xlsx_writer.Sheet("汇总", TOTAL_HEADINGS, ([
+            row["programme"], row["period"], row["agency"], row["township"], row["count"],
+            row["approved_fen"], row["disbursed_fen"], row["revoked_fen"]] for row in totals)),
+        xlsx_writer.Sheet("救助明细", GRANT_HEADINGS, (
+            [*(row[c] for c in GRANT_COLUMNS), "是" if row["revoked"] else "否"]
+            for row in grants)),
+        xlsx_writer.Sheet("异常", ANOMALY_HEADINGS, (
+            [row["grant_id"], row["child_id"], row["rule"], row["detail"]] for row in found)),
+    ])
 
 
 @router.get("/audit/ledger", dependencies=[CaughtUp])
