@@ -19,8 +19,8 @@ NOW = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
 def get_routes(client: TestClient) -> list[str]:
     """Every path of the app that answers GET, as FastAPI routes it (routers included)."""
-    paths = [r.path for r in iter_route_contexts(client.app.router.routes)  # type: ignore[attr-defined]
-             if "GET" in (r.methods or set())]
+    routes = client.app.router.routes  # type: ignore[attr-defined]
+    paths = [r.path for r in iter_route_contexts(routes) if "GET" in (r.methods or set())]
     assert len(paths) >= 45 and "/ui/children/{child_id}" in paths and "/docs" in paths
     return paths
 
