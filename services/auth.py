@@ -24,8 +24,7 @@ ACCOUNT_CACHE_SECONDS = 1.0
 VERIFIED_TOKENS = 10_000
 # Verified against when the user is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hasher.hash("not-a-real-password")
-
-
+# Every claim sign-in writes and a request relies on: a token without one is a 401.
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti"]
 
 

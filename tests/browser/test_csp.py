@@ -85,3 +85,4 @@ def test_the_main_pages_work_under_the_csp_in_chromium(browser: Any, live: LiveS
         assert any("style-src" in v for v in watched.violations())
     finally:
         page.context.close()
+
