@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 
 from infra.access_log import AccessLog
+from infra.sessions import SessionTable
 from infra.settings import Settings
 from infra.viewdb import ViewDB
 from projections.actions import ActionsView
@@ -87,8 +88,10 @@ def build_services(settings: Settings) -> Services:
     runner.create_tables()
     runner.load_positions()
     app.on_saved.append(runner.wake)
+    sessions = SessionTable(db)
+    sessions.create_table()
     tokens = TokenService(app, settings.resolved_secret(),
-                          timedelta(minutes=settings.token_ttl_minutes))
+                          timedelta(minutes=settings.token_ttl_minutes), sessions)
     access = AccessLog(db)
     access.create_table()
     access.start()

@@ -8,7 +8,7 @@ from pypinyin import Style, lazy_pinyin
 
 from domain.child import Child
 from projections import case_file
-from projections.view import Cursor, in_clause, to_json
+from projections.view import Cursor, in_clause, like_literal, to_json
 from services import jurisdiction
 
 FILTERS = ("township", "village", "school", "class_name", "status")
@@ -106,8 +106,9 @@ class RegistryView:
                 where.append(f"{key} = ?")
                 params.append(filters[key])
         if q:
-            where.append("(name LIKE ? OR pinyin LIKE ?)")
-            params += [f"%{q}%", f"%{q.lower().replace(' ', '')}%"]
+            # ESCAPE on both stores: a % or _ typed in the search box matches itself.
+            where.append("(name LIKE ? ESCAPE '\\' OR pinyin LIKE ? ESCAPE '\\')")
+            params += [f"%{like_literal(q)}%", f"%{like_literal(q.lower().replace(' ', ''))}%"]
         rows = cur.execute(
             f"SELECT child_id, position, completeness, {', '.join(COLUMNS)} FROM {self.children}"
             f" WHERE {' AND '.join(where)} ORDER BY position LIMIT ?", (*params, limit)).fetchall()

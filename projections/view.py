@@ -29,6 +29,12 @@ def in_clause(count: int) -> str:
     return "(" + ",".join("?" * count) + ")"
 
 
+def like_literal(text: str) -> str:
+    """Text to put inside a LIKE pattern that matches only itself, for a LIKE written with
+    ESCAPE '\\' (the same on SQLite, which has no default escape, and on PostgreSQL)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def iso(value: Any) -> str:
     """Times are stored as ISO text in UTC on both stores, so they sort as text."""
     return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -80,6 +80,7 @@ SIGNED_IN = "signed_in"  # any valid token: e.g. a page or call about oneself
 
 ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/auth/token"): Rule(PUBLIC),
+    ("POST", "/auth/logout"): Rule(PUBLIC),  # the route itself ends the token it is sent
     ("GET", "/healthz"): Rule(PUBLIC),
     ("GET", "/readyz"): Rule(PUBLIC),
     ("GET", "/metrics"): Rule(PUBLIC),

@@ -13,6 +13,7 @@ from infra.web.problems import RESPONSES
 from infra.web.authorize import authorize_api
 from infra.web.limits import LoadLimits
 from infra.web.request_log import RequestLog
+from infra.web.security_headers import SecurityHeaders
 from infra.web.routers import (access, assessments, children, emergency, grants, health,
                                helpers, users)
 from infra.web.routers import reviews
@@ -51,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(LoadLimits, max_in_flight=settings.max_in_flight,
                        max_body=settings.max_body_bytes)
     app.add_middleware(RequestLog, max_body=settings.max_body_bytes)  # infra/web/request_log.py
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer (security_headers.py)
     return app

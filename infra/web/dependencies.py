@@ -21,6 +21,14 @@ from services.auth import AuthError
 from services.idempotency import IdempotencyRequest
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+# Every position or cursor a client sends: far below SQLite's 64-bit integers, so a bound
+# is a 422 naming the parameter, never an overflow in the store.
+MAX_POSITION = 2**62
+
+
+def position_query(description: str | None = None) -> Any:
+    """A position or cursor in the query: 0 to MAX_POSITION."""
+    return Query(ge=0, le=MAX_POSITION, description=description)
 
 
 async def get_services(request: Request) -> Services:
@@ -41,10 +49,11 @@ def current_actor(request: Request, services: ServicesDep,
 
 async def signed_in_actor(request: Request, services: ServicesDep,
                           token: Annotated[str | None, Depends(oauth2)]) -> Actor:
-    """current_actor for the API: in the event loop when the account is cached."""
-    actor = _known_actor(request, token) or services.tokens.cached_actor(token)  # type: ignore[arg-type]
+    """current_actor for the API, in the thread pool: every request reads its session's row
+    (a signed-out token must stop at once on every process; services/auth.py)."""
+    actor = _known_actor(request, token)
     if actor is None:
-        actor = await run_in_threadpool(services.tokens.actor, token)
+        actor = await run_in_threadpool(services.tokens.actor, token)  # type: ignore[arg-type]
     request.state.actor = actor
     return actor
 
@@ -78,7 +87,7 @@ IdemDep = Annotated[IdempotencyRequest | None, Depends(idempotency)]
 
 
 def caught_up(services: ServicesDep,
-              min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> None:
+              min_position: Annotated[int | None, position_query()] = None) -> None:
     """Read-your-writes: answer only once the views have processed min_position."""
     if min_position is None or services.runner.position >= min_position:
         return
@@ -92,7 +101,7 @@ def caught_up(services: ServicesDep,
 
 async def caught_up_dependency(
         services: ServicesDep,
-        min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> None:
+        min_position: Annotated[int | None, position_query()] = None) -> None:
     """caught_up, waiting in the thread pool only when the views are behind."""
     if min_position is not None and services.runner.position < min_position:
         await run_in_threadpool(caught_up, services, min_position)

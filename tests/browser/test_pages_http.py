@@ -14,11 +14,19 @@ from tests.conftest import ADMIN_PASSWORD, Api, register
 PASSWORD = "pages-test-1!"
 
 
+def login_form_token(client: TestClient) -> str:
+    """Open the sign-in form as a browser does: its pre-session cookie and form token."""
+    form = client.get("/ui/login").text
+    return re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+
+
 def sign_in(client: TestClient, username: str, password: str) -> str:
     """Sign in through the form; answers the CSRF token of the session."""
     client.cookies.clear()
     response = client.post("/ui/login", data={"username": username, "password": password,
-                                              "next": "/ui/children"}, follow_redirects=False)
+                                              "next": "/ui/children",
+                                              "csrf": login_form_token(client)},
+                           follow_redirects=False)
     assert response.status_code == 303, response.text
     page = client.get("/ui/children")
     return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -45,10 +53,12 @@ def field_errors(html: str) -> list[str]:
 def test_sign_in_sets_an_httponly_lax_cookie_and_pages_need_it(client: TestClient) -> None:
     assert client.get("/ui/children", follow_redirects=False).headers["location"] == \
         "/ui/login?next=/ui/children"
-    wrong = client.post("/ui/login", data={"username": "admin", "password": "wrong-one-1"})
+    wrong = client.post("/ui/login", data={"username": "admin", "password": "wrong-one-1",
+                                           "csrf": login_form_token(client)})
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
     ok = client.post("/ui/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                        "next": "https://evil.example/"}, follow_redirects=False)
+                                        "next": "https://evil.example/",
+                                        "csrf": login_form_token(client)}, follow_redirects=False)
     cookie = ok.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     assert ok.headers["location"] == "/ui/emergency"  # never an open redirect

@@ -301,7 +301,8 @@ def test_a_remembered_token_still_expires(services: Any) -> None:
     from services.auth import AuthError, TokenService
     services.handlers.create_user(c.CreateUser(username="nurse.wu", password="a-long-password",
                                                agency="township", role="admin"), SYSTEM, None)
-    tokens = TokenService(services.app, services.tokens.secret, timedelta(seconds=1))
+    tokens = TokenService(services.app, services.tokens.secret, timedelta(seconds=1),
+                          services.tokens.sessions)
     token = tokens.login("nurse.wu", "a-long-password")
     assert tokens.actor(token).username == "nurse.wu"
     assert tokens.actor(token).username == "nurse.wu"  # the remembered path

@@ -80,7 +80,9 @@ def test_every_operation_answers_without_5xx_and_to_its_schema(
     statuses: Counter[int] = Counter()
     failures: list[str] = []
     try:
-        operations = [result.ok() for result in schema.get_all_operations()]
+        # Signing out would end the fuzzer's own token (tests/access/test_sessions.py).
+        operations = [op for op in (result.ok() for result in schema.get_all_operations())
+                      if op.path != "/auth/logout"]
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 failures += _fuzz(operation, mode, known, statuses)

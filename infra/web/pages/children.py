@@ -7,7 +7,7 @@ same changes as the API routes, so the same permission and jurisdiction checks a
 
 from collections.abc import Callable
 from datetime import date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from domain.errors import DomainError, NotFound
 from domain.values import utcnow
 from infra import spreadsheet
 from infra.services import Services
-from infra.web.dependencies import ServicesDep
+from infra.web.dependencies import ServicesDep, position_query
 from infra.web.pages.emergency import aware, now_local
 from infra.web.pages.session import (CST, FormFields, PageActor, PageError, caught_up,
                                      lang_of, problems_of, render, see_other, status_of)
@@ -49,9 +49,10 @@ def _registry_page(s: Services, actor: Any, f: dict[str, str], after: int,
 
 
 @router.get("/children", response_class=HTMLResponse)
-def registry(request: Request, s: ServicesDep, actor: PageActor, cursor: int = 0) -> HTMLResponse:
+def registry(request: Request, s: ServicesDep, actor: PageActor,
+             cursor: Annotated[int, position_query()] = 0) -> HTMLResponse:
     f = _filters(request)
-    rows = _registry_page(s, actor, f, max(cursor, 0), PAGE_SIZE)
+    rows = _registry_page(s, actor, f, cursor, PAGE_SIZE)
     more = rows[-1]["position"] if len(rows) == PAGE_SIZE else None
     query = urlencode({k: v for k, v in f.items() if v})
     return render(request, "registry.html", rows=rows, f=f, next_cursor=more, query=query,

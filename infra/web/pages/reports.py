@@ -21,7 +21,6 @@ from infra.web.routers import assessments, dashboards, grants
 from projections.compliance import FIGURES, LACKING
 
 router = APIRouter(prefix="/ui")
-Year = Annotated[int, Query(ge=2000, le=2100)]
 Place = Annotated[str, Query(max_length=100)]
 # As the API's Month: a bad value is named on the page rather than answered in JSON.
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -35,7 +34,7 @@ def this_school_year() -> int:
 
 @router.get("/assessments", response_class=HTMLResponse)
 def assessment_page(request: Request, s: ServicesDep, actor: PageActor,
-                    year: Year | None = None) -> HTMLResponse:
+                    year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> HTMLResponse:
     year = year or this_school_year()
     found = assessments.assessment_year(year, s, actor)
     with s.db.reading() as cur:

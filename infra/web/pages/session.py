@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from domain.errors import ConflictingState, DomainError, Forbidden, InvalidFact,
 from infra.spreadsheet import REASONS
 from infra.web.authorize import authorize
 from infra.web.dependencies import ServicesDep, current_actor
+from infra.web.errors import _validation as api_validation
 from infra.web.pages.i18n import LANGS, reason_label, value_label, words
 from services.auth import AuthError
 from services.permissions import PERMISSIONS
@@ -81,7 +83,8 @@ PageActor = Annotated[Actor, Depends(page_actor)]
 async def form_fields(request: Request, actor: PageActor) -> dict[str, Any]:
     """The posted form, after the CSRF check; files stay as UploadFile values."""
     form = await request.form()
-    if not hmac.compare_digest(str(form.get("csrf", "")), request.state.csrf):
+    # As bytes: compare_digest refuses non-ASCII text (a 500 for a forged token).
+    if not hmac.compare_digest(str(form.get("csrf", "")).encode(), request.state.csrf.encode()):
         raise PageError(403, "csrf")
     return {k: v for k, v in form.items() if k != "csrf"}
 
@@ -164,6 +167,29 @@ def _page_error(request: Request, error: Exception) -> Response:
                   detail=error.detail)
 
 
+# The pages' query parameters as a reader names them (a bad one is shown on the page).
+PARAM_LABELS = {"zh": {"cursor": "翻页位置", "year": "学年", "school_year": "学年",
+                       "min_position": "数据位置", "limit": "每页条数"},
+                "en": {"cursor": "page position", "year": "school year",
+                       "school_year": "school year"}}
+
+
+def _page_validation(request: Request, error: Exception) -> Response:
+    """A bad query or path parameter of a page, named in the reader's words; the API's
+    own 422 (infra/web/errors.py) everywhere else."""
+    assert isinstance(error, RequestValidationError)
+    if not request.url.path.startswith("/ui"):
+        return api_validation(request, error)
+    lang = lang_of(request)
+    labels = PARAM_LABELS.get(lang, {})
+    detail = "；".join(
+        f"{labels.get(str(e['loc'][-1]), str(e['loc'][-1]))}："
+        f"{REASONS.get(e['type'], e['msg']) if lang == 'zh' else e['msg']}"
+        for e in error.errors())
+    return render(request, "error.html", status=422, key="invalid", detail=detail)
+
+
 def install(app: Any) -> None:
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(PageError, _page_error)
+    app.add_exception_handler(RequestValidationError, _page_validation)

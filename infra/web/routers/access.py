@@ -6,13 +6,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from domain.errors import NotFound
-from infra.web.dependencies import ActorDep, ServicesDep
+from infra.web.dependencies import ActorDep, ServicesDep, position_query
 from services.jurisdiction import reach_clause, reaches
 from services.permissions import require
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[int, Query(ge=0, le=2**62)]
+Cursor = Annotated[int, position_query()]
 
 
 def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:

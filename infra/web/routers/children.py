@@ -13,7 +13,8 @@ from domain.child import Child
 from domain.errors import NotFound
 from infra.services import Services
 from infra.web.authorize import Purpose
-from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.dependencies import (ActorDep, CaughtUp, IdemDep, ServicesDep,
+                                   position_query)
 from infra.web.disclosure import disclose_entry, disclose_file
 from infra.web.read_answer import read_answer
 from projections import case_file
@@ -42,7 +43,7 @@ def registry(s: ServicesDep, actor: ActorDep,
              status: str | None = None,
              q: Annotated[str | None, Query(max_length=50)] = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50,
-             cursor: Annotated[int, Query(ge=0)] = 0) -> Response:
+             cursor: Annotated[int, position_query()] = 0) -> Response:
     return read_answer(registry_page(s, actor, township, village, school, class_name, status,
                                      q, limit, cursor))
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from domain.errors import InvalidFact
-from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.dependencies import MAX_POSITION, ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.routers.children import answer
 from projections.duplicates import DuplicatesView
 from services import commands as c
@@ -25,7 +25,7 @@ def parse_cursor(cursor: str | None) -> tuple[int, int]:
     if not cursor:
         return (0, 0)
     first, _, second = cursor.partition(".")
-    if not (first.isdigit() and second.isdigit()):
+    if not (first.isdigit() and second.isdigit()) or max(int(first), int(second)) > MAX_POSITION:
         raise InvalidFact("cursor", "must be the next_cursor of the previous page")
     return (int(first), int(second))
 

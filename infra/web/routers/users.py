@@ -3,12 +3,13 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep, oauth2
 from infra.web.routers.children import answer
 from services import commands as c
+from services.auth import AuthError
 from services.permissions import require
 
 router = APIRouter(tags=["users"])
@@ -19,6 +20,15 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
           s: ServicesDep) -> dict[str, Any]:
     return {"access_token": s.tokens.login(form.username, form.password),
             "token_type": "bearer"}
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+def logout(s: ServicesDep, token: Annotated[str | None, Depends(oauth2)]) -> Response:
+    """Sign out: this token stops working at once, on every process of the service."""
+    if not token:
+        raise AuthError("not signed in: send Authorization: Bearer <token>")
+    s.tokens.logout(token)
+    return Response(status_code=204)
 
 
 @router.post("/users", status_code=201)
@@ -39,7 +49,9 @@ def list_users(s: ServicesDep, actor: ActorDep, limit: Annotated[int, Query(ge=1
 @router.post("/users/{username}/disable")
 def disable_user(username: str, s: ServicesDep, actor: ActorDep, idem: IdemDep,
                  cmd: c.DisableUser | None = None) -> JSONResponse:
-    return answer(s.handlers.disable_user(username, cmd or c.DisableUser(), actor, idem))
+    answered = s.handlers.disable_user(username, cmd or c.DisableUser(), actor, idem)
+    s.tokens.end_sessions(username)  # at once, on every process (the flag follows within 1 s)
+    return answer(answered)
 
 
 @router.post("/users/{username}/role")
