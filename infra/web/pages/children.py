@@ -24,6 +24,7 @@ from infra.web.dependencies import ServicesDep
 from infra.web.pages.emergency import aware, now_local
 from infra.web.pages.session import (CST, FormFields, PageActor, PageError, caught_up,
                                      lang_of, problems_of, render, see_other, status_of)
+from infra.web.reach import record_shown
 from infra.web.routers import children as api
 from infra.web.routers.assessments import XLSX
 from services import commands as c
@@ -52,6 +53,7 @@ def _registry_page(s: Services, actor: Any, f: dict[str, str], after: int,
 def registry(request: Request, s: ServicesDep, actor: PageActor, cursor: int = 0) -> HTMLResponse:
     f = _filters(request)
     rows = _registry_page(s, actor, f, max(cursor, 0), PAGE_SIZE)
+    record_shown(s, actor, request, [row["child_id"] for row in rows], api.LISTED)
     more = rows[-1]["position"] if len(rows) == PAGE_SIZE else None
     query = urlencode({k: v for k, v in f.items() if v})
     return render(request, "registry.html", rows=rows, f=f, next_cursor=more, query=query,
@@ -61,8 +63,10 @@ def registry(request: Request, s: ServicesDep, actor: PageActor, cursor: int = 0
 @router.get("/children/export.xlsx")
 def export(request: Request, s: ServicesDep, actor: PageActor) -> Response:
     f = _filters(request)
-    rows = spreadsheet.iter_all(lambda after: _registry_page(s, actor, f, after, 500))
-    data = spreadsheet.registry_export(row for _, row in zip(range(EXPORT_MAX), rows))
+    rows = list(zip(range(EXPORT_MAX), spreadsheet.iter_all(
+        lambda after: _registry_page(s, actor, f, after, 500))))
+    record_shown(s, actor, request, [row["child_id"] for _, row in rows], api.LISTED)
+    data = spreadsheet.registry_export(row for _, row in rows)
     name = f"registry-{utcnow().astimezone(CST):%Y%m%d}.xlsx"
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
