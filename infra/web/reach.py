@@ -16,8 +16,9 @@ from fastapi import Request
 from domain.actor import Actor
 from domain.errors import NotFound
 from infra.services import Services
+from infra.web.authorize import disclosed_fields
 from projections.view import Cursor, in_clause
-from services.jurisdiction import reach_clause, reaches_helper
+from services.jurisdiction import reach_clause, reaches, reaches_helper
 
 # SQLite allows 32,766 parameters a statement; a chunk leaves room for the reach's own.
 CHUNK = 500
@@ -89,3 +90,13 @@ def record_shown(s: Services, actor: Actor, request: Request, child_ids: Iterabl
     route = request.scope.get("route")
     what = f"{request.method} {getattr(route, 'path', request.url.path)}"
     s.access.record(actor, list(dict.fromkeys(child_ids)), what, fields)
+
+
+def file_in_reach(s: Services, actor: Actor, request: Request, child_id: str) -> None:
+    """For a page showing a child's file past the gate's GET (a refused form shown again
+    with the file): 404 outside reach, and the read logged, as the gate does for a GET."""
+    with s.db.reading() as cur:
+        place = s.registry.place(cur, child_id)
+    if place is None or not reaches(actor, place):
+        raise NotFound("child not found")
+    record_shown(s, actor, request, [child_id], disclosed_fields(actor))

@@ -314,3 +314,54 @@ def test_no_answer_reaches_beyond_the_reader_and_every_personal_read_is_logged(
         sweep_world: dict[str, Any], client: Any, role: str) -> None:
     wrong = sweep(sweep_world, client.app.state.services, role, client.app)
     assert not wrong, "\n".join(wrong)
+
+
+# --- the forms: a refused form shows its page again -----------------------------------------
+
+# Forms that are not about one child's page: sign-in and out, the import (the reader's own
+# sheet), and break-glass, which shows children outside reach on purpose (flagged reads,
+# tests/access/test_jurisdiction.py).
+NOT_A_CHILDS_FORM = {"/ui/login", "/ui/logout", "/ui/import", "/ui/emergency/break-glass"}
+
+
+def form_routes(app: Any) -> list[str]:
+    return sorted(path for method, path in app_routes(app)
+                  if method == "POST" and path.startswith("/ui") and path not in NOT_A_CHILDS_FORM)
+
+
+def csrf_of(user: Api) -> tuple[str, str]:
+    """The session token and the CSRF value a page hands its forms."""
+    token = user.headers["Authorization"].removeprefix("Bearer ")
+    page = user.client.get("/ui/emergency", cookies={"qianshou_session": token})
+    marker = 'name="csrf" value="'
+    assert marker in page.text, page.text[:300]
+    return token, page.text.split(marker, 1)[1].split('"', 1)[0]
+
+
+@pytest.mark.parametrize("role", [*BOUND, "volunteer"])
+def test_a_refused_form_shows_nothing_beyond_reach_and_logs_what_it_shows(
+        sweep_world: dict[str, Any], client: Any, role: str) -> None:
+    """An empty form is refused (422) and its page shown again, with the file or the
+    incident it belongs to: for a child outside reach that page must not come back, and a
+    page that does come back is a read like any other."""
+    user, services, wrong = sweep_world["users"][role], client.app.state.services, []
+    token, csrf = csrf_of(user)
+    routes = form_routes(client.app)
+    assert len(routes) >= 5, routes
+    for template in routes:
+        for side, path, _ in calls(sweep_world, template):
+            before = reads_logged(services, sweep_world["inside"]["child_id"], f"s.{role}",
+                                  f"POST {template}")
+            response = user.client.post(path, data={"csrf": csrf},
+                                        cookies={"qianshou_session": token},
+                                        follow_redirects=False)
+            where = f"{role} POST {path} [{side}] {response.status_code}"
+            text = text_of(response).replace(path, "")
+            leaked = [m for m in about(sweep_world, "outside") if m in text]
+            if response.status_code >= 500 or leaked:
+                wrong.append(f"{where}: {leaked or 'server error'}")
+            shown = [m for m in personal("inside") if m in text]
+            if shown and reads_logged(services, sweep_world["inside"]["child_id"],
+                                      f"s.{role}", f"POST {template}") <= before:
+                wrong.append(f"{where}: shows {shown} without an access-log record")
+    assert not wrong, "\n".join(wrong)

@@ -24,7 +24,7 @@ from infra.web.dependencies import ServicesDep
 from infra.web.pages.emergency import aware, now_local
 from infra.web.pages.session import (CST, FormFields, PageActor, PageError, caught_up,
                                      lang_of, problems_of, render, see_other, status_of)
-from infra.web.reach import record_shown
+from infra.web.reach import file_in_reach, record_shown
 from infra.web.routers import children as api
 from infra.web.routers.assessments import XLSX
 from services import commands as c
@@ -115,6 +115,10 @@ def _change(request: Request, s: Services, actor: Any, child_id: UUID, form: dic
         cmd = model.model_validate(body)
         result = s.handlers.change_child(child_id, action, change(cmd), actor, None)
     except (ValidationError, DomainError) as error:
+        try:  # the file comes back with the form: only within reach, and logged
+            file_in_reach(s, actor, request, str(child_id))
+        except NotFound:
+            raise PageError(404, "not_found") from None
         return _show_file(request, s, actor, child_id, None,
                           problems_of(error, lang_of(request)), name, form, status_of(error))
     caught_up(s, result.position)
