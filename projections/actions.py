@@ -127,6 +127,18 @@ class ActionsView:
             (helper_id, due_by)).fetchall()
         return rows
 
+    def children_of(self, cur: Cursor, action_ids: list[str]) -> dict[str, list[str]]:
+        """The children each action concerns (a worklist keeps those about children the
+        reader reaches)."""
+        found: dict[str, list[str]] = {a: [] for a in action_ids}
+        if action_ids:
+            rows = cur.execute(f"SELECT child_id, action_id FROM {self.children} WHERE "
+                               f"action_id IN {in_clause(len(action_ids))} ORDER BY child_id",
+                               action_ids).fetchall()
+            for row in rows:
+                found[row["action_id"]].append(row["child_id"])
+        return found
+
     def ids_for_children(self, cur: Cursor, child_ids: list[str]) -> dict[str, Any]:
         """The conferences and actions about these files: what an as-of review loads."""
         found: dict[str, Any] = {}

@@ -20,6 +20,10 @@ CLOSED = {"closed": "closed", "transferred": "transferred to another township"}
 NOT_LEFT_BEHIND = {"no_longer_left_behind": "no longer left-behind", "aged_out": "aged out"}
 
 
+# No cut: every grant (an administrator, an auditor of the whole county).
+ALL: tuple[str, list[Any]] = ("1=1", [])
+
+
 def utc_iso(value: Any) -> str:
     """ISO text in UTC, so times from +08:00 phones and the server sort together."""
     return str(value.astimezone(UTC).isoformat())
@@ -163,9 +167,11 @@ class GrantsAuditView:
 
     # --- reads --------------------------------------------------------------------------
 
-    def totals(self, cur: Cursor, filters: dict[str, str]) -> list[dict[str, Any]]:
-        """Approved (gross), disbursed and revoked fen per programme, period, agency, township."""
-        where, params = ["g.approved = 1"], []
+    def totals(self, cur: Cursor, filters: dict[str, str],
+               reach: tuple[str, list[Any]] = ALL) -> list[dict[str, Any]]:
+        """Approved (gross), disbursed and revoked fen per programme, period, agency, township,
+        of the grants `reach` keeps (a clause over g.child_id: infra/web/reach.within_sql)."""
+        where, params = ["g.approved = 1", f"({reach[0]})"], list(reach[1])
         for key in FILTERS:
             if filters.get(key):
                 where.append(f"{'c' if key == 'township' else 'g'}.{key} = ?")
@@ -185,18 +191,22 @@ class GrantsAuditView:
                 row[key] = int(row[key] or 0)
         return rows
 
-    def all_grants(self, cur: Cursor) -> list[dict[str, Any]]:
-        """Every grant in store order, with its approval, payment and revocation."""
+    def all_grants(self, cur: Cursor, reach: tuple[str, list[Any]] = ALL,
+                   ) -> list[dict[str, Any]]:
+        """Every grant `reach` keeps in store order, with its approval, payment and
+        revocation."""
         return cur.execute(
             "SELECT grant_id, child_id, programme, period, amount_fen, kind, approver, agency, "
             "approved_at, disburser, disbursed_at, revoked_position IS NOT NULL AS revoked "
-            f"FROM {self.grants} ORDER BY position").fetchall()
+            f"FROM {self.grants} g WHERE {reach[0]} ORDER BY position", reach[1]).fetchall()
 
-    def anomalies(self, cur: Cursor) -> list[dict[str, Any]]:
-        """Every flagged grant with the rule it breaks, in store order."""
+    def anomalies(self, cur: Cursor, reach: tuple[str, list[Any]] = ALL,
+                  ) -> list[dict[str, Any]]:
+        """Every flagged grant `reach` keeps, with the rule it breaks, in store order (a
+        duplicate is one child's, so the cut never parts a pair)."""
         grants = cur.execute(
             f"SELECT g.*, p.cap_fen FROM {self.grants} g LEFT JOIN {self.programmes} p "
-            "ON p.code = g.programme ORDER BY g.position").fetchall()
+            f"ON p.code = g.programme WHERE {reach[0]} ORDER BY g.position", reach[1]).fetchall()
         history: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in cur.execute(f"SELECT * FROM {self.statuses} ORDER BY occurred_at, position"
                                ).fetchall():

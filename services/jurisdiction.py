@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.actor import Actor
 from domain.errors import Forbidden
+from services.permissions import PERMISSIONS
 
 PLACE_FIELDS = ("township", "village", "school", "class_name")
 # Roles that reach every child in the store: the county's administrators and, when no
@@ -54,6 +55,28 @@ def reach_clause(actor: Actor, pairings_table: str, child_column: str = "child_i
     if not bounds:
         return ("1=1", []) if actor.role == "auditor" else ("1=0", [])
     return " AND ".join(f"{f} = ?" for f in bounds), list(bounds.values())
+
+
+def reaches_helper(actor: Actor, helper_id: str, details: Mapping[str, Any],
+                   reaches_a_child: bool) -> bool:
+    """True when a helper is within the actor's reach: posted within the actor's bounds (a
+    teacher of the principal's school), paired with a child the actor reaches, or, for a
+    volunteer, themselves. What a helper page shows is then cut to the children reached."""
+    if actor.role in EVERYWHERE or reaches_a_child:
+        return True
+    if actor.role == "volunteer":
+        return str(actor.jurisdiction.get("helper_id") or "") == str(helper_id)
+    bounds = _bounds(actor)
+    if not bounds:
+        return actor.role == "auditor"
+    return all(details.get(f) == v for f, v in bounds.items())
+
+
+def sees_files(actor: Actor) -> bool:
+    """Whether a child's name and family may reach this actor at all. Auditors read figures,
+    not files (services/permissions): in a list, a dashboard or an export they get the
+    child's id and place, never a name."""
+    return actor.role in PERMISSIONS["child.read"]
 
 
 def require_reach(actor: Actor, file: Mapping[str, Any]) -> None:

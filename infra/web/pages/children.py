@@ -24,6 +24,7 @@ from infra.web.dependencies import ServicesDep, position_query
 from infra.web.pages.emergency import aware, now_local
 from infra.web.pages.session import (CST, FormFields, PageActor, PageError, caught_up,
                                      lang_of, problems_of, render, see_other, status_of)
+from infra.web.reach import file_in_reach, record_shown
 from infra.web.routers import children as api
 from infra.web.routers.assessments import XLSX
 from services import commands as c
@@ -53,6 +54,7 @@ def registry(request: Request, s: ServicesDep, actor: PageActor,
              cursor: Annotated[int, position_query()] = 0) -> HTMLResponse:
     f = _filters(request)
     rows = _registry_page(s, actor, f, cursor, PAGE_SIZE)
+    record_shown(s, actor, request, [row["child_id"] for row in rows], api.LISTED)
     more = rows[-1]["position"] if len(rows) == PAGE_SIZE else None
     query = urlencode({k: v for k, v in f.items() if v})
     return render(request, "registry.html", rows=rows, f=f, next_cursor=more, query=query,
@@ -62,8 +64,10 @@ def registry(request: Request, s: ServicesDep, actor: PageActor,
 @router.get("/children/export.xlsx")
 def export(request: Request, s: ServicesDep, actor: PageActor) -> Response:
     f = _filters(request)
-    rows = spreadsheet.iter_all(lambda after: _registry_page(s, actor, f, after, 500))
-    data = spreadsheet.registry_export(row for _, row in zip(range(EXPORT_MAX), rows))
+    rows = list(zip(range(EXPORT_MAX), spreadsheet.iter_all(
+        lambda after: _registry_page(s, actor, f, after, 500))))
+    record_shown(s, actor, request, [row["child_id"] for _, row in rows], api.LISTED)
+    data = spreadsheet.registry_export(row for _, row in rows)
     name = f"registry-{utcnow().astimezone(CST):%Y%m%d}.xlsx"
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -112,6 +116,10 @@ def _change(request: Request, s: Services, actor: Any, child_id: UUID, form: dic
         cmd = model.model_validate(body)
         result = s.handlers.change_child(child_id, action, change(cmd), actor, None)
     except (ValidationError, DomainError) as error:
+        try:  # the file comes back with the form: only within reach, and logged
+            file_in_reach(s, actor, request, str(child_id))
+        except NotFound:
+            raise PageError(404, "not_found") from None
         return _show_file(request, s, actor, child_id, None,
                           problems_of(error, lang_of(request)), name, form, status_of(error))
     caught_up(s, result.position)

@@ -76,7 +76,8 @@ def _emergency_page(request: Request, s: Services, actor: Any, q: str, category:
     if q.strip() or glass_reason is not None:
         try:
             hits = api.find_children(s, actor, q=q[:100], category=category or None,
-                                     limit=10, purpose=None, break_glass=glass_reason)["items"]
+                                     limit=10, purpose=None, break_glass=glass_reason,
+                                     request=request)["items"]
         except DomainError as error:
             problems, status = problems_of(error, lang_of(request)), status_of(error)
     open_incidents = _open_incidents(s, actor)

@@ -21,6 +21,7 @@ from infra.services import Services
 from infra.web.dependencies import ServicesDep
 from infra.web.pages.session import (FormFields, PageActor, PageError, caught_up, lang_of,
                                      problems_of, render, see_other, status_of)
+from infra.web.reach import record_shown
 from services import incident_handlers as ih
 from services.commands import Command
 from services.jurisdiction import require_reach
@@ -70,6 +71,8 @@ def _incident_page(request: Request, s: Services, actor: Any, incident_id: UUID,
                                                  utcnow())
     if found.child_id not in chains:
         raise PageError(404, "not_found")
+    # The child's name, family phones and the incident: a read of the file, logged as one.
+    record_shown(s, actor, request, [found.child_id], ("name", "contact_chain", "incident"))
     attempts = [e for e in events if isinstance(e, Incident.ContactAttempted)]
     escalations = [e for e in events if isinstance(e, Incident.Escalated)]
     resolution = next((e for e in events if isinstance(e, Incident.Resolved)), None)

@@ -36,15 +36,15 @@ def this_school_year() -> int:
 def assessment_page(request: Request, s: ServicesDep, actor: PageActor,
                     year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> HTMLResponse:
     year = year or this_school_year()
-    found = assessments.assessment_year(year, s, actor)
-    with s.db.reading() as cur:
-        names = assessments.view(s).child_names(cur)
+    found = assessments.year_in_reach(s, actor, year)
+    names = assessments.names_shown(s, actor, request, found)
     return render(request, "assessments.html", year=year, found=found, names=names)
 
 
 @router.get("/assessments/{school_year}/export.xlsx")
-def assessment_export(school_year: assessments.Year, s: ServicesDep, actor: PageActor) -> Response:
-    return assessments.export(school_year, s, actor)
+def assessment_export(school_year: assessments.Year, request: Request, s: ServicesDep,
+                      actor: PageActor) -> Response:
+    return assessments.export(school_year, request, s, actor)
 
 
 @router.get("/audit/grants", response_class=HTMLResponse)
@@ -68,8 +68,8 @@ def compliance_page(request: Request, s: ServicesDep, actor: PageActor,
         problems = problems_of(InvalidFact("month", "must be YYYY-MM"), lang_of(request))
         return render(request, "compliance.html", status=422, found=None, month=month,
                       places=places, problems=problems, figures=FIGURES, lacking=LACKING)
-    found = dashboards.compliance(s, actor, township or None, village or None, school or None,
-                                  month or None)
+    found = dashboards.compliance(s, actor, request, township or None, village or None,
+                                  school or None, month or None)
     return render(request, "compliance.html", found=found, month=found["month"],
                   places=places, problems={}, figures=FIGURES, lacking=LACKING,
                   export=urlencode({k: v for k, v in {**places, "month": found["month"]}.items()
@@ -77,7 +77,8 @@ def compliance_page(request: Request, s: ServicesDep, actor: PageActor,
 
 
 @router.get("/dashboards/compliance.xlsx")
-def compliance_export(s: ServicesDep, actor: PageActor, month: dashboards.Month = None,
-                      township: dashboards.Place = None, village: dashboards.Place = None,
+def compliance_export(request: Request, s: ServicesDep, actor: PageActor,
+                      month: dashboards.Month = None, township: dashboards.Place = None,
+                      village: dashboards.Place = None,
                       school: dashboards.Place = None) -> Response:
-    return dashboards.compliance_export(s, actor, township, village, school, month)
+    return dashboards.compliance_export(request, s, actor, township, village, school, month)

@@ -2,18 +2,21 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from domain.assessment import DEFAULT_SCHEME
 from domain.errors import NotFound
+from domain.actor import Actor
 from infra import xlsx_writer
 from infra.services import Services
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.errors import NotCaughtUp
+from infra.web.reach import record_shown, within
 from infra.web.routers.children import answer
 from projections.assessment import AssessmentView
 from services.assessment_handlers import AssessmentHandlers
+from services.jurisdiction import sees_files
 from services.permissions import require
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
@@ -32,10 +35,44 @@ def read_year(s: Services, school_year: int) -> dict[str, Any]:
         return view(s).assessment(cur, school_year)
 
 
-@router.get("/{school_year}", dependencies=[CaughtUp])
-def assessment_year(school_year: Year, s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+def year_in_reach(s: Services, actor: Actor, school_year: int) -> dict[str, Any]:
+    """The year as this actor may see it: the figures of the children in reach, and the
+    assessees whose figures rest on one of them (their trails cut to those children)."""
     require(actor, "assessment.read")
     found = read_year(s, school_year)
+    with s.db.reading() as cur:
+        mine = within(s, actor, cur)
+    return found if mine is None else cut(found, mine)
+
+
+def cut(found: dict[str, Any], mine: set[str]) -> dict[str, Any]:
+    """Every line naming a child outside `mine` goes; so does an assessee left with none."""
+    trails = {}
+    for helper_id, trail in found.get("trails", {}).items():
+        lines = [line for line in trail["lines"] if line["child_id"] in mine]
+        if lines:
+            trails[helper_id] = {**trail, "lines": lines}
+    return {**found, "trails": trails,
+            "assessees": [a for a in found["assessees"] if a["helper_id"] in trails],
+            **{key: [row for row in found[key] if row["child_id"] in mine]
+               for key in ("children", "student_awards", "amendments")}}
+
+
+def names_shown(s: Services, actor: Actor, request: Request,
+                found: dict[str, Any]) -> dict[str, str]:
+    """The names of the awarded children, for those who read files; each read logged."""
+    if not sees_files(actor):
+        return {}
+    with s.db.reading() as cur:
+        names = view(s).child_names(cur)
+    awarded = [row["child_id"] for row in found["student_awards"] if row["child_id"] in names]
+    record_shown(s, actor, request, awarded, ("name",))
+    return {child_id: names[child_id] for child_id in awarded}
+
+
+@router.get("/{school_year}", dependencies=[CaughtUp])
+def assessment_year(school_year: Year, s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+    found = year_in_reach(s, actor, school_year)
     found.pop("trails", None)  # the per-assessee audit has its own path
     return found
 
@@ -43,11 +80,10 @@ def assessment_year(school_year: Year, s: ServicesDep, actor: ActorDep) -> dict[
 @router.get("/{school_year}/helpers/{helper_id}", dependencies=[CaughtUp])
 def assessee_trail(school_year: Year, helper_id: str, s: ServicesDep,
                    actor: ActorDep) -> dict[str, Any]:
-    require(actor, "assessment.read")
-    found = read_year(s, school_year)
+    found = year_in_reach(s, actor, school_year)
     trail = found["trails"].get(helper_id)
     if trail is None:
-        raise NotFound(f"helper {helper_id} is not assessed for {school_year}")
+        raise NotFound(f"this helper is not assessed for {school_year} within your reach")
     return {"school_year": school_year, "scheme_version": found["scheme_version"],
             "published": found["published"], **trail}
 
@@ -65,11 +101,9 @@ def publish(school_year: Year, s: ServicesDep, actor: ActorDep, idem: IdemDep) -
 
 
 @router.get("/{school_year}/export.xlsx", dependencies=[CaughtUp])
-def export(school_year: Year, s: ServicesDep, actor: ActorDep) -> Response:
-    require(actor, "assessment.read")
-    found = read_year(s, school_year)
-    with s.db.reading() as cur:
-        names = view(s).child_names(cur)
+def export(school_year: Year, request: Request, s: ServicesDep, actor: ActorDep) -> Response:
+    found = year_in_reach(s, actor, school_year)
+    names = names_shown(s, actor, request, found)
     return Response(workbook(found, names), media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="assessment-{school_year}.xlsx"'})
 

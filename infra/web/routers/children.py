@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
@@ -16,6 +16,7 @@ from infra.web.authorize import Purpose
 from infra.web.dependencies import (ActorDep, CaughtUp, IdemDep, ServicesDep,
                                    position_query)
 from infra.web.disclosure import disclose_entry, disclose_file
+from infra.web.reach import record_shown
 from infra.web.read_answer import read_answer
 from projections import case_file
 from services import commands as c
@@ -24,6 +25,8 @@ from services.jurisdiction import reach_clause
 from services.permissions import require
 
 router = APIRouter(prefix="/children", tags=["children"])
+# What a line of the registry shows of a child, for the access log.
+LISTED = ("name", "place")
 
 
 def answer(result: Answer) -> JSONResponse:
@@ -37,15 +40,17 @@ def register_child(cmd: c.RegisterChild, s: ServicesDep, actor: ActorDep,
 
 
 @router.get("", dependencies=[CaughtUp])
-def registry(s: ServicesDep, actor: ActorDep,
+def registry(request: Request, s: ServicesDep, actor: ActorDep,
              township: str | None = None, village: str | None = None,
              school: str | None = None, class_name: str | None = None,
              status: str | None = None,
              q: Annotated[str | None, Query(max_length=50)] = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50,
              cursor: Annotated[int, position_query()] = 0) -> Response:
-    return read_answer(registry_page(s, actor, township, village, school, class_name, status,
-                                     q, limit, cursor))
+    found = registry_page(s, actor, township, village, school, class_name, status, q, limit,
+                          cursor)
+    record_shown(s, actor, request, [row["child_id"] for row in found["items"]], LISTED)
+    return read_answer(found)
 
 
 def registry_page(s: Services, actor: Actor, township: str | None, village: str | None,

@@ -3,15 +3,16 @@ the same figures as a spreadsheet with Chinese headings."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from domain.actor import Actor
 from domain.values import utcnow
 from infra import xlsx_writer
 from infra.services import Services
 from infra.web.dependencies import ActorDep, CaughtUp, ServicesDep
+from infra.web.reach import record_shown
 from projections.compliance import FIGURES, SHANGHAI, ComplianceView
-from services.jurisdiction import reach_clause
+from services.jurisdiction import reach_clause, sees_files
 from services.permissions import require
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -22,9 +23,11 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                     description="YYYY-MM; the current month by default")]
 
 
-def compliance(s: Services, actor: Actor, township: str | None, village: str | None,
-               school: str | None, month: str | None) -> dict[str, Any]:
-    """The figures of the active files in the caller's reach and the filters' scope."""
+def compliance(s: Services, actor: Actor, request: Request, township: str | None,
+               village: str | None, school: str | None, month: str | None) -> dict[str, Any]:
+    """The figures of the active files in the caller's reach and the filters' scope; the
+    children behind them named to those who read files (each read logged), to auditors by
+    id and place only."""
     require(actor, "dashboard.read")
     now = utcnow().astimezone(SHANGHAI)
     month = month or now.strftime("%Y-%m")
@@ -43,22 +46,28 @@ def compliance(s: Services, actor: Actor, township: str | None, village: str | N
     flags = view.flags_sql(s.registry.children, s.directory.pairings, tables)
     with s.db.reading() as cur:
         figures = view.dashboard(cur, flags, params, (" AND ".join(where), [*args, *reach_args]))
+    listed = [child for figure in figures.values() for child in figure["shortfall"]]
+    if sees_files(actor):
+        record_shown(s, actor, request, [child["child_id"] for child in listed], ("name",))
+    else:
+        for child in listed:
+            child["name"] = None
     return {"month": month, "filters": {k: v for k, v in filters.items() if v},
             "computed_at": now.isoformat(), "figures": figures}
 
 
 @router.get("/compliance", dependencies=[CaughtUp])
-def compliance_dashboard(s: ServicesDep, actor: ActorDep, township: Place = None,
-                         village: Place = None, school: Place = None,
+def compliance_dashboard(request: Request, s: ServicesDep, actor: ActorDep,
+                         township: Place = None, village: Place = None, school: Place = None,
                          month: Month = None) -> dict[str, Any]:
-    return compliance(s, actor, township, village, school, month)
+    return compliance(s, actor, request, township, village, school, month)
 
 
 @router.get("/compliance.xlsx", dependencies=[CaughtUp])
-def compliance_export(s: ServicesDep, actor: ActorDep, township: Place = None,
-                      village: Place = None, school: Place = None,
+def compliance_export(request: Request, s: ServicesDep, actor: ActorDep,
+                      township: Place = None, village: Place = None, school: Place = None,
                       month: Month = None) -> Response:
-    found = compliance(s, actor, township, village, school, month)
+    found = compliance(s, actor, request, township, village, school, month)
     name = f"compliance-{found['month']}.xlsx"
     return Response(compliance_workbook(found), media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

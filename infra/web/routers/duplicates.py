@@ -6,11 +6,12 @@ Included before the children router, so that /children/duplicates is not read as
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from domain.errors import InvalidFact
 from infra.web.dependencies import MAX_POSITION, ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.reach import record_shown
 from infra.web.routers.children import answer
 from projections.duplicates import DuplicatesView
 from services import commands as c
@@ -31,7 +32,7 @@ def parse_cursor(cursor: str | None) -> tuple[int, int]:
 
 
 @router.get("/duplicates", dependencies=[CaughtUp])
-def likely_duplicates(s: ServicesDep, actor: ActorDep,
+def likely_duplicates(request: Request, s: ServicesDep, actor: ActorDep,
                       limit: Annotated[int, Query(ge=1, le=500)] = 50,
                       cursor: Annotated[str | None, Query(max_length=40)] = None,
                       ) -> dict[str, Any]:
@@ -41,6 +42,8 @@ def likely_duplicates(s: ServicesDep, actor: ActorDep,
     with s.db.reading() as cur:
         pairs = view.pairs(cur, parse_cursor(cursor), limit,
                            reach_clause(actor, s.directory.pairings))
+    record_shown(s, actor, request, [c["child_id"] for p in pairs for c in p["children"]],
+                 ("name", "place"))
     next_cursor = pairs[-1]["cursor"] if len(pairs) == limit else None
     return {"items": [{k: v for k, v in p.items() if k != "cursor"} for p in pairs],
             "next_cursor": next_cursor}

@@ -3,7 +3,7 @@
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from domain.actor import Actor
@@ -14,6 +14,7 @@ from infra.services import Services
 from infra.web.authorize import BreakGlass, Purpose, checked_reason
 from infra.web.read_answer import read_answer
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.reach import record_shown
 from infra.web.routers.children import answer
 from services import incident_handlers as ih
 from services.jurisdiction import place_of, reach_clause, reaches
@@ -50,7 +51,7 @@ def contact_chain(child_id: UUID, s: ServicesDep, actor: ActorDep,
 
 
 @router.get("/emergency/lookup", dependencies=[CaughtUp])
-def lookup(s: ServicesDep, actor: ActorDep,
+def lookup(request: Request, s: ServicesDep, actor: ActorDep,
            q: Annotated[str, Query(max_length=100)] = "",
            category: Category = None,
            limit: Annotated[int, Query(ge=1, le=50)] = 10,
@@ -60,12 +61,15 @@ def lookup(s: ServicesDep, actor: ActorDep,
     Hits outside the caller's jurisdiction are left out, unless `break_glass` gives the
     reason: then every hit is shown and each read is flagged for review.
     """
-    return read_answer(find_children(s, actor, q, category, limit, purpose, break_glass))
+    return read_answer(find_children(s, actor, q, category, limit, purpose, break_glass,
+                                     request))
 
 
 def find_children(s: Services, actor: Actor, q: str, category: str | None, limit: int,
-                  purpose: str | None, break_glass: str | None) -> dict[str, Any]:
-    """The lookup's hits with their chains; the emergency page uses it too."""
+                  purpose: str | None, break_glass: str | None,
+                  request: Request) -> dict[str, Any]:
+    """The lookup's hits with their chains; the emergency page uses it too (its reads are
+    logged under the page's route)."""
     require(actor, "emergency.lookup")
     if len("".join(q.split())) < 2:
         raise InvalidFact("q", "give at least 2 characters: a name, pinyin, phone or ID "
@@ -85,11 +89,12 @@ def find_children(s: Services, actor: Actor, q: str, category: str | None, limit
         ids = [cid for cid in ids if cid in near or (glass and cid in files)][:limit]
         found = _view(s).chains_of(cur, {cid: files[cid] for cid in ids}, category, utcnow())
     fields = ("name", "place", "contact_chain")
-    s.access.record(actor, [cid for cid in ids if cid in near], "GET /emergency/lookup",
-                    fields, checked_reason("purpose", purpose))
+    what = f"{request.method} {request.scope['route'].path}"
+    s.access.record(actor, [cid for cid in ids if cid in near], what, fields,
+                    checked_reason("purpose", purpose))
     if glass:
-        s.access.record(actor, [cid for cid in ids if cid not in near],
-                        "GET /emergency/lookup", fields, glass, break_glass=True)
+        s.access.record(actor, [cid for cid in ids if cid not in near], what, fields, glass,
+                        break_glass=True)
     items = [{"child_id": cid, "name": found[cid]["file"].get("name"),
               "school": found[cid]["file"].get("school"),
               "class_name": found[cid]["file"].get("class_name"),
@@ -99,14 +104,16 @@ def find_children(s: Services, actor: Actor, q: str, category: str | None, limit
 
 
 @router.post("/incidents", status_code=201)
-def report_incident(cmd: ih.ReportIncident, s: ServicesDep, actor: ActorDep,
-                    idem: IdemDep) -> JSONResponse:
+def report_incident(cmd: ih.ReportIncident, request: Request, s: ServicesDep,
+                    actor: ActorDep, idem: IdemDep) -> JSONResponse:
     """Record the report, and answer with whom to call for that category."""
     result = ih.IncidentHandlers(s.app).report(cmd, actor, idem)
     s.runner.wait_for(result.position, REPORT_WAIT_SECONDS)
     with s.db.reading() as cur:
         found = _view(s).chains(cur, [str(cmd.child_id)], cmd.category, utcnow())
     chain = found.get(str(cmd.child_id), {}).get("chain", [])
+    if chain:
+        record_shown(s, actor, request, [str(cmd.child_id)], ("contact_chain",))
     body = {**result.as_json(), "category": cmd.category, "chain": chain}
     return JSONResponse(body, status_code=result.status_code)
 
@@ -130,12 +137,15 @@ def resolve(incident_id: UUID, cmd: ih.Resolve, s: ServicesDep, actor: ActorDep,
 
 
 @router.get("/incidents", dependencies=[CaughtUp])
-def incidents(s: ServicesDep, actor: ActorDep,
+def incidents(request: Request, s: ServicesDep, actor: ActorDep,
               status: Literal["open", "resolved"] | None = None,
               overdue: bool | None = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    """Incidents in reach; each shows where it happened (personal: domain/personal.py), so
+    each is a read of its child's data, in the access log."""
     require(actor, "incident.read")
     with s.db.reading() as cur:
         rows = _view(s).incident_list(cur, status, overdue, utcnow(), limit,
                                       reach_clause(actor, s.directory.pairings))
+    record_shown(s, actor, request, [row["child_id"] for row in rows], ("incident",))
     return {"items": rows, "next_cursor": None}

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from infra import xlsx_writer
 from infra.services import Services
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.reach import within_sql
 from infra.web.routers.children import answer
 from projections.grants_audit import GrantsAuditView
 from projections.ledger import LedgerView
@@ -62,8 +63,9 @@ def grant_totals(s: ServicesDep, actor: ActorDep, programme: str | None = None,
                  township: str | None = None) -> dict[str, Any]:
     require(actor, "audit.read")
     filters = {"programme": programme, "period": period, "agency": agency, "township": township}
+    reach = within_sql(s, actor, "g.child_id")
     with s.db.reading() as cur:
-        items = audit(s).totals(cur, {k: v for k, v in filters.items() if v})
+        items = audit(s).totals(cur, {k: v for k, v in filters.items() if v}, reach)
     return {"items": items}
 
 
@@ -71,16 +73,19 @@ def grant_totals(s: ServicesDep, actor: ActorDep, programme: str | None = None,
 def grant_anomalies(s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
     require(actor, "audit.read")
     with s.db.reading() as cur:
-        return {"items": audit(s).anomalies(cur)}
+        return {"items": audit(s).anomalies(cur, within_sql(s, actor, "g.child_id"))}
 
 
 @router.get("/audit/grants/export.xlsx", dependencies=[CaughtUp])
 def grants_export(s: ServicesDep, actor: ActorDep) -> Response:
-    """The totals and the anomalies as a spreadsheet, the same figures as the two GETs."""
+    """The totals and the anomalies as a spreadsheet, the same figures as the two GETs: of
+    the grants to children in the caller's reach."""
     require(actor, "audit.read")
+    reach = within_sql(s, actor, "g.child_id")
     with s.db.reading() as cur:
         view = audit(s)
-        totals, grants, found = view.totals(cur, {}), view.all_grants(cur), view.anomalies(cur)
+        totals, grants = view.totals(cur, {}, reach), view.all_grants(cur, reach)
+        found = view.anomalies(cur, reach)
     return Response(audit_workbook(totals, grants, found), media_type=XLSX, headers={
         "Content-Disposition": 'attachment; filename="grants-audit.xlsx"'})
 

@@ -3,13 +3,14 @@
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from domain.errors import NotFound
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
+from infra.web.reach import helper_in_reach, record_shown
 from infra.web.routers.children import answer
 from services import commands as c
+from services.jurisdiction import sees_files
 from services.permissions import require
 
 router = APIRouter(prefix="/helpers", tags=["helpers"])
@@ -22,10 +23,15 @@ def register_helper(cmd: c.RegisterHelper, s: ServicesDep, actor: ActorDep,
 
 
 @router.get("/{helper_id}", dependencies=[CaughtUp])
-def get_helper(helper_id: UUID, s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+def get_helper(helper_id: UUID, request: Request, s: ServicesDep,
+               actor: ActorDep) -> dict[str, Any]:
+    """The helper, within reach (404 otherwise), with the paired children the caller
+    reaches: named to those who read files, and each such read in the access log."""
     require(actor, "helper.read")
-    with s.db.reading() as cur:
-        found = s.directory.get(cur, str(helper_id))
-    if found is None:
-        raise NotFound("helper not found")
-    return found
+    found, mine = helper_in_reach(s, actor, str(helper_id))
+    children = [child for child in found["children"] if child["child_id"] in mine]
+    if sees_files(actor):
+        record_shown(s, actor, request, [child["child_id"] for child in children], ("name",))
+    else:
+        children = [{k: v for k, v in child.items() if k != "name"} for child in children]
+    return {**found, "children": children}

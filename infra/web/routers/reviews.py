@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
@@ -16,13 +16,13 @@ from domain.values import CLOCK_SKEW, utcnow
 from infra.services import Services
 from infra.web.dependencies import ActorDep, CaughtUp, IdemDep, ServicesDep
 from infra.web.disclosure import disclose_entry, disclose_file
+from infra.web.reach import helper_in_reach, helpers_reached, reached, record_shown
 from infra.web.routers.children import answer
 from projections import review as rv
 from projections.actions import ActionsView
 from projections.followups import FollowUpsView
 from services import conference_commands as cc
 from services.conference_handlers import ConferenceHandlers
-from services.jurisdiction import reaches
 from services.permissions import require
 
 router = APIRouter(tags=["case review"])
@@ -51,9 +51,35 @@ def review(child_id: UUID, s: ServicesDep, actor: ActorDep,
     return {"child_id": str(child_id), "as_of": as_of.isoformat() if as_of else None,
             "evaluated_at": moment.isoformat(), "policy_version": risk.DEFAULT_POLICY.version,
             "profile": disclose_file(known.file, actor),
-            "timeline": [disclose_entry(e, actor) for e in known.timeline],
+            "timeline": _within_reach(s, actor, [disclose_entry(e, actor)
+                                                  for e in known.timeline]),
             "risk_flags": [f.as_json() for f in flags],
             "open_actions": rv.open_actions(known, moment)}
+
+
+def _within_reach(s: Services, actor: Any, timeline: list[dict[str, Any]],
+                  ) -> list[dict[str, Any]]:
+    """A conference about several children is a line of each one's timeline: each reader
+    sees of it only the children, actions and attendees within their reach."""
+    held = [e for e in timeline if e["type"] == "CaseConferenceHeld"]
+    if not held:
+        return timeline
+    with s.db.reading() as cur:
+        children = reached(s, actor, cur, [c for e in held for c in e["data"]["child_ids"]])
+        helpers = helpers_reached(s, actor, cur, [a["helper_id"] for e in held
+                                                  for a in e["data"]["attendees"]])
+    return [_conference_within(e, children, helpers) if e["type"] == "CaseConferenceHeld"
+            else e for e in timeline]
+
+
+def _conference_within(entry: dict[str, Any], children: set[str],
+                       helpers: set[str]) -> dict[str, Any]:
+    data = entry["data"]
+    return {**entry, "data": {
+        **data, "child_ids": [c for c in data["child_ids"] if c in children],
+        "attendees": [a for a in data["attendees"] if a["helper_id"] in helpers],
+        "actions": [{**a, "child_ids": [c for c in a["child_ids"] if c in children]}
+                    for a in data["actions"] if set(a["child_ids"]) & children]}}
 
 
 def _now(s: Services, child_id: UUID) -> rv.Known:
@@ -93,22 +119,29 @@ def complete_action(action_id: UUID, cmd: cc.CompleteAction, s: ServicesDep, act
 
 
 @router.get("/helpers/{helper_id}/worklist", dependencies=[CaughtUp])
-def worklist(helper_id: UUID, s: ServicesDep, actor: ActorDep) -> dict[str, Any]:
+def worklist(helper_id: UUID, request: Request, s: ServicesDep,
+             actor: ActorDep) -> dict[str, Any]:
     """This month's work of a helper: paired children not yet visited or whose parents have
-    had no feedback this month, and the helper's open actions due by the month's end."""
+    had no feedback this month, and the helper's open actions due by the month's end; of a
+    helper within reach (404 otherwise), only the children and the actions about children
+    that the caller reaches."""
     require(actor, "worklist.read")
     if actor.role == "volunteer" and actor.jurisdiction.get("helper_id") != str(helper_id):
         raise NotFound("helper not found")  # a volunteer reads their own worklist only
+    helper_in_reach(s, actor, str(helper_id))
     today = risk.local_date(utcnow())
     first = today.replace(day=1)
     last = today.replace(day=monthrange(today.year, today.month)[1])
     with s.db.reading() as cur:
-        if s.directory.get(cur, str(helper_id)) is None:
-            raise NotFound("helper not found")
-        paired = [row for row in _followups(s).paired_with(cur, str(helper_id))
-                  if reaches(actor, s.registry.place(cur, row["child_id"]) or {})]
+        paired = _followups(s).paired_with(cur, str(helper_id))
         actions = _actions(s).open_for_helper(cur, str(helper_id), last.isoformat())
+        about = _actions(s).children_of(cur, [a["action_id"] for a in actions])
+        mine = reached(s, actor, cur, [row["child_id"] for row in paired]
+                       + [c for ids in about.values() for c in ids])
+    paired = [row for row in paired if row["child_id"] in mine]
+    actions = [a for a in actions if set(about[a["action_id"]]) & mine]
     children = [due for row in paired if (due := _due(row, first))]
+    record_shown(s, actor, request, [row["child_id"] for row in children], ("name", "place"))
     return {"helper_id": str(helper_id), "month": first.strftime("%Y-%m"),
             "children": children,
             "actions": [{**a, "overdue": a["due"] < today.isoformat()} for a in actions]}
