@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from domain.actor import Actor
 from domain.errors import ConflictingState, Forbidden, InvalidFact, NotFound
+from services import text
 from services.commands import RegisterChild
 from services.idempotency import IdempotencyRequest
 
@@ -77,6 +78,7 @@ REASONS = {
     "less_than_equal": "数值太大",
     "too_long": "太多",
 }
+REASONS.update(text.REASONS_ZH)  # forbidden characters (services/text.py)
 
 
 @dataclass

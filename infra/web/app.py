@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 from infra.logging import configure_logging
 from infra.services import build_services
 from infra.settings import Settings
-from infra.web import errors
+from infra.web import edge, errors
 from infra.web.problems import RESPONSES
 from infra.web.authorize import authorize_api
 from infra.web.limits import LoadLimits
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.close()
 
     app = FastAPI(title="Qianshou 牵手", version="0.1.0", lifespan=lifespan)
+    edge.install(app)  # every text of every request checked first (infra/web/edge.py)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(authorize_api)], responses=RESPONSES)
