@@ -16,6 +16,12 @@ class FreeText:
     """Marks a free-text type (findings, notes, reasons): it keeps tab and line breaks.
     Every other text of a command is single-line (services/text.py)."""
 
+    def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict[str, Any]:
+        """Documented with the characters it allows (the others: infra/web/openapi.py)."""
+        schema: dict[str, Any] = handler(core)
+        schema.setdefault("pattern", text.FREE_TEXT_PATTERN)
+        return schema
+
 
 FREE_TEXT = FreeText()
 
@@ -113,6 +119,13 @@ class Parent(Command):
 
 
 class RegisterChild(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "张小明", "sex": "male", "birth_date": "2014-03-05", "school": "白沙关小学",
+        "grade": "六年级", "class_name": "六(2)班", "township": "白沙关镇", "village": "白沙关村",
+        "left_behind_type": "both_parents_away", "reason": "父母在广州务工",
+        "guardian": {"name": "张奶奶", "relation": "祖母", "phone": "13800001111"},
+        "parents": [{"name": "张大山", "relation": "父亲", "work_city": "广州"}]}]})
+
     id: UUID | None = None
     name: Name
     sex: Literal["female", "male"]
@@ -154,6 +167,10 @@ class EndPairing(Command):
 
 
 class RecordVisit(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "occurred_at": "2025-03-01T10:00:00+08:00", "kind": "home", "findings": "学习正常",
+        "contacts_confirmed": ["13800001111"], "child_seen": True}]})
+
     occurred_at: AwareDatetime
     kind: Literal["home", "school", "phone"]
     findings: Text
@@ -213,6 +230,10 @@ class MergeChild(Command):
 
 
 class RegisterHelper(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "王老师", "agency": "school", "role": "class_teacher", "phone": "13900002222",
+        "school": "白沙关小学", "class_name": "六(2)班", "township": "白沙关镇"}]})
+
     id: UUID | None = None
     name: Name
     agency: Agency

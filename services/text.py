@@ -23,6 +23,13 @@ _NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff" + "".join(
     for plane in range(1, 17)) + "]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+# The same rule for /openapi.json (ECMA-262 and Python regex alike), so that a client and the
+# fuzzer know it: a string of allowed characters. (Non-characters beyond the first plane and
+# a lone CR are refused too, but left out of the pattern.)
+_NEVER = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff"
+FREE_TEXT_PATTERN = rf"^[^{_NEVER}]*$"
+SINGLE_LINE_PATTERN = rf"^[^{_NEVER}\t\n\r\u2028\u2029]*$"
+
 # The reasons, each with the error type that names it (pydantic's `type`, the pages' key).
 CONTROL = ("control_character", "must not contain control characters")
 NONCHARACTER = ("noncharacter", "must not contain Unicode non-characters (such as U+FFFF)")
