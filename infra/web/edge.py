@@ -103,6 +103,10 @@ async def _body_texts(request: Request) -> list[Found]:
 
 async def _form_texts(request: Request) -> list[Found]:
     try:
+        await request.body()  # kept: a form this parse refuses is still whole for the route
+    except RuntimeError:
+        pass  # FastAPI has parsed it (a route with Form parameters), and kept the form
+    try:
         form = await request.form()  # parsed once: the route reuses it
     except Exception:  # noqa: BLE001 - a malformed form is the route's to refuse (400)
         return []
