@@ -92,7 +92,7 @@ async def _body_texts(request: Request) -> list[Found]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind.startswith(FORM_TYPES):
         return await _form_texts(request)
-    if kind.endswith(JSON_TYPES):
+    if kind.endswith(JSON_TYPES) or not kind:  # FastAPI reads a body without a type as JSON
         try:
             body = json.loads(await request.body() or b"null")
         except ValueError:

@@ -87,6 +87,9 @@ def test_a_lone_surrogate_with_an_idempotency_key_is_422_not_500(api: Api) -> No
     assert answer.status_code == 422
     assert answer.json()["errors"] == [{"field": "name", "type": "lone_surrogate",
                                         "reason": text.SURROGATE[1]}]
+    untyped = api.client.post("/children", content=body, headers={  # FastAPI reads it as JSON
+        **api.headers, "Idempotency-Key": "k-2"})
+    assert untyped.status_code == 422 and untyped.json()["errors"][0]["field"] == "name"
 
 
 def test_a_field_whose_name_is_bad_is_named_in_escapes(api: Api) -> None:
