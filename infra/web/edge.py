@@ -16,8 +16,8 @@ and the reason in the reader's language.
 """
 
 import json
-from functools import cache
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
