@@ -39,6 +39,7 @@ def test_every_operation_answers_without_5xx_and_to_its_schema(
         database_url: str, tmp_path: Path) -> None:
     figures = fuzz(database_url, tmp_path, BOUNDED)
     assert figures["operations"] >= 50 and figures["test_cases"] >= 1000, figures
+    assert all(status == "success" for status in figures["phases"].values()), figures
     assert figures["failures"] == 0, figures["report"]
 
 
@@ -50,8 +51,31 @@ def test_full_fuzz(database_url: str, tmp_path: Path) -> None:
 
 
 def fuzz(database_url: str, tmp_path: Path, examples: int) -> dict[str, Any]:
-    """One schemathesis run over the service on this store; its figures, printed."""
-    settings = settings_for(database_url)
+    """schemathesis over the service on this store, in all four phases; its figures, printed.
+
+    Two runs: the examples, coverage and fuzzing phases with `examples` cases an operation,
+    then the stateful phase alone with ten times as many (each a scenario of up to ten
+    calls), since a scenario must first create an id before a link can take it anywhere.
+    """
+    _seed(settings_for(database_url))
+    server = Server(database_url, tmp_path / "serve.log").start()
+    try:
+        started = time.monotonic()
+        runs = [_run(server, "examples,coverage,fuzzing", examples, tmp_path / "units"),
+                _run(server, "stateful", examples * 10, tmp_path / "stateful")]
+        figures = _figures(runs, time.monotonic() - started)
+    finally:
+        server.stop()
+    store = database_url.split(":")[0]
+    shown = {k: v for k, v in figures.items() if k != "report"}
+    print(f"\nschemathesis on {store}, {examples} examples an operation: {json.dumps(shown)}")
+    if figures["failures"]:
+        figures["report"] += "\n" + server.tail(60)
+    return figures
+
+
+def _seed(settings: Any) -> None:
+    """The fuzzer's admin, a few demo files and the programme the hooks' grants name."""
     make_admin(settings)
     services = build_services(settings)
     try:
@@ -61,50 +85,45 @@ def fuzz(database_url: str, tmp_path: Path, examples: int) -> dict[str, Any]:
             period_kind="yearly"), ADMIN, None)
     finally:
         services.close()
-    server = Server(database_url, tmp_path / "serve.log").start()
-    try:
-        started = time.monotonic()
-        run = subprocess.run(_command(server, examples, tmp_path / "report.json"),
-                             capture_output=True, text=True, timeout=3600, cwd=ROOT, env={
-                                 **os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",
-                                 "PYTHONPATH": str(ROOT)})
-        (tmp_path / "schemathesis.txt").write_text(run.stdout + run.stderr)
-        figures = _figures(run.stdout, tmp_path / "report.json", time.monotonic() - started)
-    finally:
-        server.stop()
-    store = database_url.split(":")[0]
-    print(f"\nschemathesis on {store}: {json.dumps({k: v for k, v in figures.items() if k != 'report'})}")
-    if figures["failures"] or run.returncode not in (0,):
-        figures["failures"] = max(figures["failures"], 1)
-        figures["report"] = run.stdout[-20000:] + "\n" + server.tail(60)
-    return figures
 
 
-def _command(server: Server, examples: int, report: Path) -> list[str]:
-    # The stateful phase: ten scenarios for each example of the others, each up to ten
-    # calls long, so that chains such as child -> incident -> contact attempt are reached.
-    config = report.with_name("schemathesis.toml")
-    config.write_text(f"[phases.stateful]\nmax-steps = 10\n"
-                      f"[phases.stateful.generation]\nmax-examples = {examples * 10}\n")
+def _run(server: Server, phases: str, examples: int, out: Path) -> dict[str, Any]:
+    """One `st run`: its JSON report, its console output and its exit status."""
+    out.mkdir()
+    config = out / "schemathesis.toml"
+    config.write_text("[phases.stateful]\nmax-steps = 10\n")
     # One worker: hypothesis parses lambdas' source with ast.parse, which CPython 3.11 does
     # not do safely in two threads at once ("AST constructor recursion depth mismatch").
-    return [str(ST), "--config-file", str(config), "run", f"{server.url}/openapi.json",
-            "-H", f"Authorization: Bearer {server.token()}",
-            "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(examples),
-            "--checks", CHECKS, "--workers", "1", "--seed", "19", "--no-shrink",
-            "--suppress-health-check", "all", "--request-timeout", "60",
-            "--report", "json", "--report-json-path", str(report)]
+    command = [str(ST), "--config-file", str(config), "run", f"{server.url}/openapi.json",
+               "-H", f"Authorization: Bearer {server.token()}", "--phases", phases,
+               "--max-examples", str(examples), "--checks", CHECKS, "--workers", "1",
+               "--seed", "19", "--no-shrink", "--suppress-health-check", "all",
+               "--request-timeout", "60", "--report", "json",
+               "--report-json-path", str(out / "report.json")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT,
+                         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",
+                              "PYTHONPATH": str(ROOT)})
+    (out / "output.txt").write_text(run.stdout + run.stderr)
+    return {"report": json.loads((out / "report.json").read_text()), "output": run.stdout,
+            "status": run.returncode}
 
 
-def _figures(output: str, report: Path, seconds: float) -> dict[str, Any]:
-    found = json.loads(report.read_text())
-    links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected", output)
-    return {"operations": found["operations"]["tested"],
-            "test_cases": found["test_cases"]["generated"],
-            "failures": found["test_cases"]["with_failures"] + len(found["errors"]),
-            "links": f"{links.group(1)}/{links.group(2)}" if links else "?",
-            "phases": {k: v["status"] for k, v in found["phases"].items()},
-            "seconds": round(seconds), "report": output[-20000:]}
+def _figures(runs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    units, stateful = runs
+    links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected", stateful["output"])
+    failed = [r for r in runs if r["status"] != 0 or r["report"]["test_cases"]["with_failures"]
+              or r["report"]["errors"]]
+    phases = {**units["report"]["phases"], **{
+        k: v for k, v in stateful["report"]["phases"].items() if k == "stateful"}}
+    return {"operations": units["report"]["operations"]["tested"],
+            "test_cases": sum(r["report"]["test_cases"]["generated"] for r in runs),
+            "failures": sum(r["report"]["test_cases"]["with_failures"] + len(r["report"]["errors"])
+                            for r in runs) or len(failed),
+            "scenarios": re.findall(r"Scenarios:\s+(\d+)", stateful["output"])[:1],
+            "links_covered": f"{links.group(1)}/{links.group(2)}" if links else "?",
+            "phases": {k: v["status"] for k, v in phases.items()},
+            "seconds": round(seconds),
+            "report": "\n".join(r["output"][-15000:] for r in failed)}
 
 
 # --- what the fuzzer found, kept as plain tests ----------------------------------------------
