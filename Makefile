@@ -26,6 +26,10 @@ run: $(STAMP)  ## start on SQLite (or QIANSHOU_DATABASE_URL) with demo data
 test: $(STAMP) browser  ## every test, on SQLite and on PostgreSQL
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+.PHONY: fuzz
+fuzz: $(STAMP)  ## schemathesis, all phases, 50 examples an operation, on SQLite and PostgreSQL
+	QIANSHOU_FUZZ=full $(BIN)/python -m pytest tests/e2e/test_fuzz.py -k test_full_fuzz -s -p no:warnings
+
 .PHONY: test-faults
 test-faults: $(STAMP)  ## kill -9, PostgreSQL restart, retries, floods: real processes (~3 min)
 	$(BIN)/python -m pytest -m faults tests/faults -n 2 -rP -p no:warnings

@@ -27,6 +27,7 @@ from domain.actor import Actor
 from domain.errors import ConflictingState, Forbidden, InvalidFact, NotFound
 from infra import xlsx_guard, xlsx_writer
 from infra.xlsx_guard import SheetError, excerpt
+from services import text
 from services.commands import RegisterChild
 from services.idempotency import IdempotencyRequest
 
@@ -87,6 +88,7 @@ REASONS = {
     "less_than_equal": "数值太大",
     "too_long": "太多",
 }
+REASONS.update(text.REASONS_ZH)  # forbidden characters (services/text.py)
 
 
 @dataclass

@@ -1,19 +1,37 @@
 """Commands: pydantic models that check shape at the boundary, and one handler each."""
 
-import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, get_args, get_origin
 from uuid import UUID
 
 from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints,
                       ValidationInfo, field_validator)
+from pydantic_core import PydanticCustomError
+
+from services import text
+
+
+class FreeText:
+    """Marks a free-text type (findings, notes, reasons): it keeps tab and line breaks.
+    Every other text of a command is single-line (services/text.py)."""
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: Any) -> dict[str, Any]:
+        """Documented with the characters it allows (the others: infra/web/openapi.py)."""
+        schema: dict[str, Any] = handler(core)
+        schema.setdefault("pattern", text.FREE_TEXT_PATTERN)
+        return schema
+
+
+FREE_TEXT = FreeText()
 
 # Shape rules (lengths, enums, formats) live here; rules needing history live in domain/.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 OptShort = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), FREE_TEXT]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+                   FREE_TEXT]
 # Mainland mobile (11 digits from 1) or a landline with its area code (0xxx-xxxxxxx).
 Phone = Annotated[str, StringConstraints(strip_whitespace=True,
                                          pattern=r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")]
@@ -27,22 +45,60 @@ UserRole = Literal["admin", "auditor", "class_teacher", "volunteer", "counsellor
 Status = Literal["active", "no_longer_left_behind", "transferred", "aged_out", "closed"]
 
 
-# Control characters (but tab and line breaks) have no place in a case file, and the
-# spreadsheets exported from it refuse them (openpyxl); found by tests/e2e/test_fuzz.py.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 class Command(BaseModel):
-    """Every command refuses fields it does not know, so a typo is a 422, not a silent loss."""
+    """Every command refuses fields it does not know, so a typo is a 422, not a silent loss.
+
+    Every text of every command, however deep in lists, passes services/text.problem: a
+    field declared with a FREE_TEXT type keeps tab and line breaks, any other is one line.
+    Being here, the rule covers a field added tomorrow without anyone remembering it.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
-            raise ValueError("must not contain control characters")
+    def _allowed_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        multiline = _free_text(cls, info.field_name or "")
+        for found in _texts(value):
+            bad = text.problem(found, multiline)
+            if bad:
+                raise PydanticCustomError(*bad)
         return value
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings in a validated value: itself, or those of its lists and dicts (a nested
+    command checks its own fields)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [s for item in value for s in _texts(item)]
+    if isinstance(value, dict):
+        return [s for pair in value.items() for item in pair for s in _texts(item)]
+    return []
+
+
+@cache
+def _free_text(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is not None and (FREE_TEXT in field.metadata or _marked(field.annotation))
+
+
+def free_text_names() -> frozenset[str]:
+    """The names of the free-text fields of every command: where a form field of that name
+    may keep its line breaks (infra/web/edge.py). Asked once the commands are all imported."""
+    def commands(model: type[Command]) -> list[type[Command]]:
+        return [model, *[m for sub in model.__subclasses__() for m in commands(sub)]]
+    return frozenset(name for model in commands(Command) for name in model.model_fields
+                     if _free_text(model, name))
+
+
+def _marked(annotation: Any) -> bool:
+    """Whether a type, or one inside it (list[Decision]), carries the FREE_TEXT mark."""
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated and FREE_TEXT in args[1:]:
+        return True
+    return any(_marked(arg) for arg in args)
 
 
 class Guardian(Command):
@@ -63,6 +119,13 @@ class Parent(Command):
 
 
 class RegisterChild(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "张小明", "sex": "male", "birth_date": "2014-03-05", "school": "白沙关小学",
+        "grade": "六年级", "class_name": "六(2)班", "township": "白沙关镇", "village": "白沙关村",
+        "left_behind_type": "both_parents_away", "reason": "父母在广州务工",
+        "guardian": {"name": "张奶奶", "relation": "祖母", "phone": "13800001111"},
+        "parents": [{"name": "张大山", "relation": "父亲", "work_city": "广州"}]}]})
+
     id: UUID | None = None
     name: Name
     sex: Literal["female", "male"]
@@ -104,6 +167,10 @@ class EndPairing(Command):
 
 
 class RecordVisit(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "occurred_at": "2025-03-01T10:00:00+08:00", "kind": "home", "findings": "学习正常",
+        "contacts_confirmed": ["13800001111"], "child_seen": True}]})
+
     occurred_at: AwareDatetime
     kind: Literal["home", "school", "phone"]
     findings: Text
@@ -163,6 +230,10 @@ class MergeChild(Command):
 
 
 class RegisterHelper(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "王老师", "agency": "school", "role": "class_teacher", "phone": "13900002222",
+        "school": "白沙关小学", "class_name": "六(2)班", "township": "白沙关镇"}]})
+
     id: UUID | None = None
     name: Name
     agency: Agency

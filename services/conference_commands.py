@@ -6,12 +6,12 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 
-from services.commands import Agency, Command, Text
+from services.commands import FREE_TEXT, Agency, Command, Text
 
 ActionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                              max_length=500)]
+                                              max_length=500), FREE_TEXT]
 Decision = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=2000)]
+                                            max_length=2000), FREE_TEXT]
 
 
 def _distinct(values: list[UUID], what: str) -> list[UUID]:

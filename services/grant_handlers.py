@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
 from domain.actor import Actor
 from domain.child import Child
@@ -26,6 +26,10 @@ Fen = Annotated[int, Field(gt=0, le=100_000_000)]
 
 
 class CreateProgramme(Command):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "code": "ZXJ-2025", "name": "助学金", "funding_agency": "education", "cap_fen": 100000,
+        "period_kind": "term"}]})
+
     code: Code
     name: Short
     funding_agency: FundingAgency

@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 from infra.logging import configure_logging
 from infra.services import build_services
 from infra.settings import Settings
-from infra.web import errors
+from infra.web import edge, errors, openapi
 from infra.web.problems import RESPONSES
 from infra.web.authorize import authorize_api
 from infra.web.limits import LoadLimits
@@ -43,11 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.close()
 
     app = FastAPI(title="Qianshou 牵手", version="0.1.0", lifespan=lifespan)
+    edge.install(app)  # every text of every request checked first (infra/web/edge.py)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(authorize_api)], responses=RESPONSES)
     # The pages read their token from a cookie and pass the same gate in pages/session.py.
     pages.install(app)
+    openapi.install(app)  # the document as the service answers (infra/web/openapi.py)
     # Added first so that it runs inside the request log, which then logs its 503s and 413s.
     app.add_middleware(LoadLimits, max_in_flight=settings.max_in_flight,
                        max_body=settings.max_body_bytes)
