@@ -1,6 +1,7 @@
 """The qianshou command line (typer)."""
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from domain.actor import SYSTEM
 from infra.logging import configure_logging
-from infra.projector import views_beside
+from infra.projector import RUNNING_NAME, name_process, views_beside, wait_for_go
 from infra.services import build_services
 from infra.settings import Settings
 from services import commands as c
+
+# uvicorn's supervisor pings each worker and kills one that has not answered within its
+# health-check timeout (5 s by default), starting a new one. A worker answers only once it has
+# imported the service, about 1 s of CPU: on a busy 2-core machine (load 20) that took longer
+# than 5 s, and `serve --workers 2` killed and restarted its workers for good (40 workers in
+# 4 minutes, never up; with this, up after 97 s with its two workers). A hung worker is
+# replaced after this instead.
+WORKER_HEALTHCHECK_SECONDS = 120
 
 app = typer.Typer(help="牵手 Qianshou: the shared case file of left-behind children.",
                   no_args_is_help=True)
@@ -32,12 +41,21 @@ def serve(host: str = "127.0.0.1", port: int = int(os.environ.get("PORT", "8000"
         _load_demo(36)
     with views_beside(workers):
         uvicorn.run("infra.web.main:app", host=host, port=port, workers=workers,
-                    loop="uvloop", http="httptools", log_level="warning")
+                    loop="uvloop", http="httptools", log_level="warning",
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 
 @app.command()
-def project() -> None:
+def project(standby: Annotated[bool, typer.Option(
+        hidden=True, help="Import everything, then wait for a line 'go' on stdin before "
+                          "touching the store (the spare of `serve --workers`).")] = False,
+            ) -> None:
     """Run the views as a worker process (production), until interrupted."""
+    if standby:
+        if not wait_for_go(sys.stdin.buffer):
+            return  # the service no longer needs this spare
+    else:
+        name_process(RUNNING_NAME)
     settings = Settings()
     configure_logging(settings.log_json, settings.log_level)
     services = build_services(settings)
