@@ -6,7 +6,8 @@ of the views' positions, and found them moved on (and on SQLite they failed at o
 the view batch opened with a write). Measured with two workers on PostgreSQL (100 children,
 4 visits each, bench/RESULTS.md, stop 17): 85–96 commands/s with one client and 123–157
 with four, against 126–151 and 167–180 with one `qianshou project` beside workers that do
-not run the views. So `qianshou serve --workers N` (N > 1) runs that worker itself.
+not run the views. So `qianshou serve --workers N` (N > 1) runs that worker itself, with a
+spare beside it that takes over at once if it dies (Projector).
 """
 
 import ctypes
