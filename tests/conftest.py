@@ -23,7 +23,7 @@ ADMIN_PASSWORD = "qianshou-test-1"
 
 def _pg_available() -> bool:
     try:
-        psycopg.connect(PG_URL, connect_timeout=3).close()
+        psycopg.connect(PG_URL, connect_timeout=10).close()  # a busy machine is slow to connect
         return True
     except psycopg.OperationalError:
         return False
