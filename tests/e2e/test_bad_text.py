@@ -9,18 +9,16 @@ idempotency answers, access log, views) may change. Both stores: NUL is PostgreS
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlparse, parse_qs
 
-import psycopg
 from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.testclient import TestClient
 
 from infra.web.pages.i18n import ZH
 from services import text
-from tests.conftest import PG_URL, Api, child_body
+from tests.conftest import Api, child_body
 
 # Each class the edge refuses everywhere, with the type the answer names.
 NEVER = {"\x00": "control_character", "\x1b": "control_character", "\x7f": "control_character",
@@ -291,25 +289,22 @@ def _send_page(client: TestClient, path: str, method: str, where: str, name: str
 
 
 def _settled_counts(client: TestClient, database_url: str) -> dict[str, int]:
-    """_row_counts once the views have applied every stored event."""
+    """Every table of the store and its number of rows, once the views have applied every
+    stored event; read through the service's own pool (a shared PostgreSQL may have no
+    connection to spare for one more client)."""
     services = client.app.state.services  # type: ignore[attr-defined]
     assert services.runner.wait_for(services.app.max_position(), 30)
-    return _row_counts(database_url)
-
-
-def _row_counts(database_url: str) -> dict[str, int]:
-    """Every table of the store and its number of rows."""
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            names = [r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")]
-            return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
-    schema = parse_qs(urlparse(database_url).query)["schema"][0]
-    with psycopg.connect(PG_URL) as conn:
-        names = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-            (schema,))]
-        return {n: conn.execute(f'SELECT count(*) FROM "{schema}"."{n}"').fetchone()[0]
+        listing = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        prefix = ""
+    else:
+        schema = parse_qs(urlparse(database_url).query)["schema"][0]
+        listing = ("SELECT table_name AS name FROM information_schema.tables "
+                   f"WHERE table_schema = '{schema}'")
+        prefix = f'"{schema}".'
+    with services.db.reading() as cur:
+        names = [row["name"] for row in cur.execute(listing).fetchall()]
+        return {n: cur.execute(f'SELECT count(*) AS n FROM {prefix}"{n}"').fetchone()["n"]
                 for n in names}
 
 

@@ -241,8 +241,10 @@ def test_lookup_refuses_long_queries_and_never_fails(api: Api,
                                                      namesakes: dict[str, str]) -> None:
     assert api.get("/emergency/lookup", q="张a" * 5_000).status_code == 422
     assert api.get("/emergency/lookup").status_code == 422
-    for odd in ["%%", "__", "'; drop table lookup_keys; --", "\\x", "0000", "\U0010ffff张"]:
+    for odd in ["%%", "__", "'; drop table lookup_keys; --", "\\x", "0000", "\U0010fffd张"]:
         assert api.get("/emergency/lookup", q=odd).status_code == 200
+    # A non-character (U+10FFFF) is refused at the edge, naming q (issue 19).
+    assert api.get("/emergency/lookup", q="\U0010ffff张").status_code == 422
 
 
 def test_a_repeated_report_with_the_same_key_records_one_incident(

@@ -5,8 +5,9 @@ both stores, in all its phases: examples, coverage (boundary and invalid values)
 links: register a child, then record a visit on it; infra/web/openapi.py). Every answer
 must be no 5xx, a documented status, a documented content type and match its schema.
 
-`make test` runs a bounded pass (BOUNDED examples per operation); `make fuzz` runs the full
-one (QIANSHOU_FUZZ=full: FULL examples per operation) and prints its figures.
+`make test` runs a bounded pass (BOUNDED examples per operation, all phases but coverage);
+`make fuzz` runs the full one (QIANSHOU_FUZZ=full: FULL examples per operation, all four
+phases) and prints its figures.
 """
 
 import json
@@ -28,7 +29,8 @@ from services.grant_handlers import CreateProgramme, GrantHandlers
 from tests.e2e.fuzz_hooks import PROGRAMME
 from tests.faults.harness import ROOT, Server, make_admin, settings_for
 
-BOUNDED = 2  # per operation and phase: about a minute a store on 2 busy cores
+BOUNDED = 2  # per operation, without the coverage phase (a minute alone): ~40 s a store
+UNIT_PHASES = "examples,coverage,fuzzing"
 FULL = 50
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance")
@@ -37,9 +39,11 @@ ST = Path(sys.executable).parent / "st"
 
 def test_every_operation_answers_without_5xx_and_to_its_schema(
         database_url: str, tmp_path: Path) -> None:
-    figures = fuzz(database_url, tmp_path, BOUNDED)
-    assert figures["operations"] >= 50 and figures["test_cases"] >= 1000, figures
-    assert all(status == "success" for status in figures["phases"].values()), figures
+    figures = fuzz(database_url, tmp_path, BOUNDED, unit_phases="examples,fuzzing")
+    # Every operation tested (max-examples is a ceiling: hypothesis may stop sooner).
+    assert figures["operations"] >= 50 and figures["test_cases"] >= figures["operations"]
+    ran = {k: v for k, v in figures["phases"].items() if k != "coverage"}
+    assert set(ran.values()) == {"success"}, figures
     assert figures["failures"] == 0, figures["report"]
 
 
@@ -48,9 +52,11 @@ def test_every_operation_answers_without_5xx_and_to_its_schema(
 def test_full_fuzz(database_url: str, tmp_path: Path) -> None:
     figures = fuzz(database_url, tmp_path, FULL)
     assert figures["failures"] == 0, figures["report"]
+    assert all(status == "success" for status in figures["phases"].values()), figures
 
 
-def fuzz(database_url: str, tmp_path: Path, examples: int) -> dict[str, Any]:
+def fuzz(database_url: str, tmp_path: Path, examples: int,
+         unit_phases: str = UNIT_PHASES) -> dict[str, Any]:
     """schemathesis over the service on this store, in all four phases; its figures, printed.
 
     Two runs: the examples, coverage and fuzzing phases with `examples` cases an operation,
@@ -61,7 +67,7 @@ def fuzz(database_url: str, tmp_path: Path, examples: int) -> dict[str, Any]:
     server = Server(database_url, tmp_path / "serve.log").start()
     try:
         started = time.monotonic()
-        runs = [_run(server, "examples,coverage,fuzzing", examples, tmp_path / "units"),
+        runs = [_run(server, unit_phases, examples, tmp_path / "units"),
                 _run(server, "stateful", examples * 10, tmp_path / "stateful")]
         figures = _figures(runs, time.monotonic() - started)
     finally:
@@ -102,7 +108,7 @@ def _run(server: Server, phases: str, examples: int, out: Path) -> dict[str, Any
                "--seed", "19", "--no-shrink", "--suppress-health-check", "all",
                "--request-timeout", "60", "--report", "json",
                "--report-json-path", str(out / "report.json")]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT,
+    run = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=out,
                          env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",
                               "PYTHONPATH": str(ROOT)})
     (out / "output.txt").write_text(run.stdout + run.stderr)
