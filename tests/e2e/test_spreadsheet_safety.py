@@ -19,7 +19,7 @@ from tests.browser.test_pages_http import sign_in
 from tests.conftest import ADMIN_PASSWORD, Api, register
 
 LINK = '=HYPERLINK("http://evil.example","点我")'
-CHILD = {"name": LINK, "school": "+1+1\t=2", "grade": "-1+1", "class_name": "@SUM(1)",
+CHILD = {"name": LINK, "school": "+1+1=2", "grade": "-1+1", "class_name": "@SUM(1)",
          "township": "=1+1", "village": "#N/A"}
 HELPER, PERIOD = "=2+3", LINK
 YEAR = 2025
