@@ -8,7 +8,7 @@ from typing import Any
 
 from pypinyin import lazy_pinyin
 
-# A phone nobody has confirmed for this long may no longer reach anyone (DOMAIN.md).
+# A phone nobody has confirmed for this long may no longer reach anyone (docs/DOMAIN.md §4).
 STALE_AFTER = timedelta(days=180)
 
 POLICE = {"role": "police_110", "name": "公安 110", "relation": "", "phone": "110",

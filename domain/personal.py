@@ -1,6 +1,6 @@
 """Which recorded facts are a child's personal data, and what an erased value looks like.
 
-Issue 3 (PIPL; DOMAIN.md "Privacy and trust"): the personal fields of a child's events are
+PIPL (docs/DOMAIN.md §3 "Erasure"): the personal fields of a child's events are
 sealed with a key of that child's, so that destroying the key erases them everywhere the
 history is kept. What stays clear is what counts, totals, jurisdiction and the assessment
 need: the child's place (township, village, school, class), sex, birth date, the kinds and

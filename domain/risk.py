@@ -1,9 +1,10 @@
 """Risk flags of a case review (个案会商): a pure function of the facts known at a moment.
 
-DOMAIN.md "Case review": no visit for 30 days, monthly parent feedback missed, a fall of 10
-or more class places, two or more incidents in 90 days, a high-risk counselling session, and
-actions past their due date. The thresholds are policy settings (DOMAIN.md "Policy
-settings"), kept together in RiskPolicy and named by its version in every review.
+docs/DOMAIN.md §6 "Risk flags": no visit for 30 days, monthly parent feedback missed, a
+fall of 10 or more class places, two or more incidents in 90 days, a high-risk counselling
+session, and actions past their due date. The thresholds are policy, kept together in
+RiskPolicy and named by its version in every review (per-place settings: docs/DOMAIN.md
+"Not built yet").
 """
 
 from collections.abc import Callable, Iterable

@@ -1,6 +1,6 @@
 """The read audit: who read which child's file, when, which fields, and why.
 
-Every read of a child's data is recorded (issue 3, DOMAIN.md "Privacy and trust"). Writing
+Every read of a child's data is recorded (docs/DOMAIN.md §9 "Read audit"). Writing
 one row inside each read would put a write on the emergency lookup's path, so reads only
 append to a queue in memory and a background thread writes the queue in one transaction
 every FLUSH_SECONDS. The cost: on a crash, up to FLUSH_SECONDS of read records are lost.

@@ -1,4 +1,4 @@
-"""A demo data set in the spirit of the seed: one township, two villages, one school."""
+"""A demo data set: one township, two villages, one school."""
 
 import random
 from datetime import UTC, date, datetime, timedelta

@@ -81,7 +81,7 @@ def completeness(file: dict[str, Any]) -> dict[str, Any]:
 
 
 def timeline_entry(position: int | None, event: Any) -> dict[str, Any]:
-    """One line of the timeline, in the shape CONTRACT.md gives."""
+    """One line of the timeline, in the shape README's API table gives."""
     about_incident = isinstance(event, Incident.Event)
     entry = {
         "position": position,

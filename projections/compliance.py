@@ -1,4 +1,4 @@
-"""Compliance per month (DOMAIN.md "Case review and compliance"): who was visited, whose
+"""Compliance per month (docs/DOMAIN.md §6 "Compliance"): who was visited, whose
 parents were given feedback, which incidents are open; the figures are read with the registry.
 
 The view keeps facts, not figures: one row per child, month (in Asia/Shanghai) and kind of
@@ -17,7 +17,8 @@ from projections.batching import apply_in_runs
 from projections.view import Cursor
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# The dashboard's figures, in the order of DOMAIN.md; each is a share of the registered files.
+# The dashboard's figures, in the order of docs/DOMAIN.md §6; each is a share of the registered
+# files.
 FIGURES = ("registered", "complete_files", "paired", "visited", "parent_feedback",
            "open_incidents", "overdue_actions")
 # Figures where the children listed are those lacking it; for the rest, those having it.

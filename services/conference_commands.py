@@ -1,4 +1,4 @@
-"""Case-conference commands (CONTRACT.md "Case review"): shape rules at the boundary."""
+"""Case-conference commands (docs/DOMAIN.md §6 "Conferences"): shape rules at the boundary."""
 
 from datetime import date
 from typing import Annotated

@@ -186,7 +186,7 @@ class Handlers:
         return self.app.execute(decide, actor=actor, idem=idem, lock_key=user_id_for(username))
 
 
-# The jurisdiction each role needs (DOMAIN.md, privacy and trust).
+# The jurisdiction each role needs (docs/DOMAIN.md §1).
 JURISDICTION_NEEDS = {
     "township_supervisor": ("township",),
     "child_director": ("township", "village"),

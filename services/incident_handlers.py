@@ -1,4 +1,4 @@
-"""Incident commands (CONTRACT.md "Emergencies"): report, contact, escalate, resolve."""
+"""Incident commands (docs/DOMAIN.md §4 "Incidents"): report, contact, escalate, resolve."""
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal

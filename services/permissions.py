@@ -174,7 +174,7 @@ ROUTES.update({
 })
 
 
-# Counselling notes: counsellors and the township supervisor only (DOMAIN.md, privacy).
+# Counselling notes: counsellors and the township supervisor only (docs/DOMAIN.md §1).
 NOTES_READERS = {"counsellor", "township_supervisor"}
 # The full ID number: administrators and the township supervisor.
 ID_NUMBER_READERS = {"admin", "township_supervisor"}

@@ -1,4 +1,4 @@
-"""CONTRACT.md "Assessments" over HTTP on both stores: DOMAIN.md's worked example end to end."""
+"""Assessments (docs/DOMAIN.md §7) over HTTP on both stores: a worked example end to end."""
 
 import sqlite3
 from datetime import UTC, date, datetime
@@ -42,7 +42,8 @@ def exam(api: Api, child_id: str, semester: int, rank: int, year: int = YEAR) ->
 
 @pytest.fixture
 def example(api: Api) -> dict[str, Any]:
-    """DOMAIN.md: A 12 → 4, no violation, Merit Student; B 3 → 2, one serious violation."""
+    """A worked example of docs/DOMAIN.md §7: A 12 → 4, no violation, Merit Student; B 3 → 2,
+    one serious violation."""
     a = register(api, name="李小红")["id"]
     b = register(api, name="王小刚")["id"]
     volunteer = helper(api, "volunteer", "刘妈妈")

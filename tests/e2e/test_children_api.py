@@ -1,4 +1,4 @@
-"""The Children and Helpers paths of CONTRACT.md over HTTP, on SQLite and on PostgreSQL."""
+"""The Children and Helpers paths of README's API table over HTTP, on SQLite and on PostgreSQL."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any

@@ -99,7 +99,7 @@ def cashier(api: Api) -> Api:
     return add_user(api, "cashier", "township", "township_supervisor")
 
 
-# --- the seed's example and the happy paths ----------------------------------------------
+# --- a Children's Day (六一) gift in kind, and the happy paths ---------------------------
 
 def test_childrens_day_gifts_to_two_children_total_40000_fen(api: Api, cashier: Api) -> None:
     programme(api, "LIUYI", cap_fen=30000, period_kind="once")

@@ -1,4 +1,4 @@
-"""The assessment rules of DOMAIN.md (seed section 六), on the pure scoring functions."""
+"""The assessment rules of docs/DOMAIN.md §7, on the pure scoring functions."""
 
 import random
 from collections.abc import Sequence
@@ -60,7 +60,7 @@ def line(score: ChildScore, rule: str) -> tuple[int, tuple[str, ...], str]:
     return found[0].points, found[0].event_ids, found[0].reason
 
 
-# --- the worked example of DOMAIN.md ------------------------------------------------------
+# --- a worked example of docs/DOMAIN.md §7 ------------------------------------------------------
 
 EXAMS = [
     exam("a1", "A", 1, 12),

@@ -1,4 +1,4 @@
-"""Assessments (考核) over HTTP: CONTRACT.md "Assessments", and the year's .xlsx export."""
+"""Assessments (考核) over HTTP: docs/DOMAIN.md §7, and the year's .xlsx export."""
 
 from typing import Annotated, Any
 

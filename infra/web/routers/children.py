@@ -1,4 +1,4 @@
-"""The case file over HTTP: CONTRACT.md "Children"."""
+"""The case file over HTTP: docs/DOMAIN.md §3."""
 
 from datetime import datetime
 from typing import Annotated, Any

@@ -1,4 +1,4 @@
-"""The compliance dashboard (CONTRACT.md "Case review"): figures per place and month, and
+"""The compliance dashboard (docs/DOMAIN.md §6 "Compliance"): figures per place and month, and
 the same figures as a spreadsheet with Chinese headings."""
 
 from typing import Annotated, Any

@@ -1,4 +1,4 @@
-"""Emergencies over HTTP: CONTRACT.md "Emergencies" (contact chain, incidents, lookup)."""
+"""Emergencies over HTTP: docs/DOMAIN.md §4 (contact chain, incidents, lookup)."""
 
 from typing import Annotated, Any, Literal
 from uuid import UUID

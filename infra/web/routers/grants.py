@@ -1,4 +1,4 @@
-"""Grants and the disbursement audit over HTTP: CONTRACT.md "Grants and audit"."""
+"""Grants and the disbursement audit over HTTP: docs/DOMAIN.md §5."""
 
 from typing import Any
 from uuid import UUID

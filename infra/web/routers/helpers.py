@@ -1,4 +1,4 @@
-"""Helpers over HTTP: CONTRACT.md "Helpers"."""
+"""Helpers over HTTP: docs/DOMAIN.md §3 "Pairings"."""
 
 from typing import Any
 from uuid import UUID

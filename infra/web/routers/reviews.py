@@ -1,4 +1,4 @@
-"""Case review over HTTP: CONTRACT.md "Case review" (review, conferences, actions) and the
+"""Case review over HTTP: docs/DOMAIN.md §6 (review, conferences, actions) and the
 helper's worklist."""
 
 from calendar import monthrange

@@ -1,4 +1,4 @@
-"""Sign-in and user administration: CONTRACT.md "Users" and the token endpoint."""
+"""Sign-in and user administration: docs/DOMAIN.md §8 and the token endpoint."""
 
 from typing import Annotated, Any
 
