@@ -1,8 +1,9 @@
 """Which children a user reaches: their township, village, school or class, or their pairings.
 
 docs/DOMAIN.md §1 "Roles and what they reach": each user sees only the children within their
-jurisdiction. One rule, asked in two forms: `reaches` for one child's place (reads and writes of a file),
-`reach_clause` for lists, as SQL over the place columns every child-listing view keeps.
+jurisdiction. One rule, asked in two forms: `reaches` for one child's place (reads and writes
+of a file), `reach_clause` for lists, as SQL over the place columns every child-listing view
+keeps.
 """
 
 from collections.abc import Mapping
