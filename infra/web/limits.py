@@ -8,7 +8,9 @@ Content-Length header; a chunked body has none, so the bytes are also counted he
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from infra.xlsx_guard import MAX_FILE_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -19,6 +21,31 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # Probes must answer during a flood: an orchestrator that sees /healthz time out restarts a
 # service that is merely busy.
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+# The one upload, a registry spreadsheet, may be as large as infra/xlsx_guard lets a file be
+# (a styled 5,000-row workbook passes the JSON bodies' limit); the form around it is small.
+UPLOAD_LIMITS = {"/ui/import": MAX_FILE_BYTES + 64 * 1024}
+TOO_LARGE_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" '
+    'content="width=device-width, initial-scale=1"><title>文件太大</title>'
+    '<link rel="stylesheet" href="/static/app.css"></head><body><main><h1>文件太大</h1>'
+    '<p>上传的内容超过了 {mb} MB，没有保存任何数据。请删去多余的行、或拆成几个文件后再上传。</p>'
+    '<p><a href="{back}">返回</a></p></main></body></html>')
+
+
+def body_limit(path: str, default: int) -> int:
+    """The most bytes a request to this path may send."""
+    return max(default, UPLOAD_LIMITS.get(path, 0))
+
+
+def too_large(path: str, limit: int) -> Response:
+    """413: a page in Chinese for the pages (a person chose the file), JSON for the API."""
+    if path.startswith("/ui/"):
+        back = path if path in UPLOAD_LIMITS else "/ui"
+        return HTMLResponse(TOO_LARGE_PAGE.format(mb=max(1, limit // 2**20), back=back),
+                            status_code=413)
+    return JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
 
 
 class _Disconnected(Exception):
@@ -46,20 +73,19 @@ class LoadLimits:
             return
         self.in_flight += 1
         try:
+            limit = body_limit(scope["path"], self.max_body)
             try:
-                body = await self._read_body(receive)
+                body = await self._read_body(receive, limit)
             except _Disconnected:
                 return  # never hand the app a body cut short: it could parse as a command
             if body is None:
-                too_large = JSONResponse({"detail": f"body larger than {self.max_body} bytes"},
-                                         status_code=413)
-                await too_large(scope, receive, send)
+                await too_large(scope["path"], limit)(scope, receive, send)
                 return
             await self.app(scope, _replaying(body, receive), send)
         finally:
             self.in_flight -= 1
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None as soon as it passes the limit."""
         chunks: list[bytes] = []
         size = 0
@@ -69,7 +95,7 @@ class LoadLimits:
                 raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -15,7 +15,8 @@ from typing import Any
 import structlog
 from prometheus_client import Histogram
 from starlette.datastructures import MutableHeaders
-from starlette.responses import JSONResponse
+
+from infra.web.limits import body_limit, too_large
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -62,10 +63,9 @@ class RequestLog:
 
         try:
             length = _header(scope, b"content-length")
-            if length and length.isdigit() and int(length) > self.max_body:
-                too_large = JSONResponse({"detail": f"body larger than {self.max_body} bytes"},
-                                         status_code=413)
-                await too_large(scope, receive, send_with_id)
+            limit = body_limit(scope["path"], self.max_body)
+            if length and length.isdigit() and int(length) > limit:
+                await too_large(scope["path"], limit)(scope, receive, send_with_id)
             else:
                 await self.app(scope, receive, send_with_id)
             elapsed = time.perf_counter() - started

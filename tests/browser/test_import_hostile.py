@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from infra import spreadsheet
 from infra.cli import app
 from infra.settings import Settings
+from infra.web.limits import body_limit
+from infra.xlsx_guard import MAX_FILE_BYTES
 from tests.browser import hostile_xlsx as hostile
 from tests.browser.test_pages_http import GOOD, sheet_with, sign_in, upload
 from tests.conftest import ADMIN_PASSWORD, Api
@@ -80,7 +82,7 @@ def test_a_hostile_workbook_is_refused_whole_on_the_page_and_in_the_cli(
     data = build()
     recorded = client.app.state.services.app.max_position  # type: ignore[attr-defined]
     position = recorded()
-    if len(data) <= settings.max_body_bytes:
+    if len(data) <= body_limit("/ui/import", settings.max_body_bytes):
         refused_on_the_page(client, data, words)
     else:  # only the CLI reads a file this big: the door refuses the upload unread
         csrf = sign_in(client, "admin", ADMIN_PASSWORD)
@@ -152,3 +154,24 @@ def test_the_report_shows_only_the_start_of_an_over_long_name(client: TestClient
     row = report.text.split('data-row="2"', 1)[1].split("</tr>", 1)[0]
     assert "名" * 50 + "…" in row and "名" * 51 not in row and "A2" in row
     assert len(report.content) < len(client.get("/ui/import").content) + 2000
+
+
+def test_an_upload_passes_the_door_up_to_the_guards_size_and_beyond_is_a_chinese_page(
+        client: TestClient, settings: Settings) -> None:
+    """A styled workbook is larger than the JSON bodies' limit: up to the file size that
+    infra/xlsx_guard admits it reaches the guard; beyond, a page in Chinese says why."""
+    csrf = sign_in(client, "admin", ADMIN_PASSWORD)
+    past_the_door = upload(client, csrf, b"x" * (settings.max_body_bytes + 1))
+    assert past_the_door.status_code == 422, past_the_door.text[-500:]  # the guard's answer
+    too_big = b"x" * (MAX_FILE_BYTES + 128 * 1024)
+    refused = upload(client, csrf, too_big)
+    chunked = client.post("/ui/import", content=iter([too_big[i:i + 2**20]
+                                                      for i in range(0, len(too_big), 2**20)]),
+                          headers={"Content-Type": "multipart/form-data; boundary=x"})
+    for answer in (refused, chunked):
+        assert answer.status_code == 413
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "文件太大" in answer.text and "10 MB" in answer.text
+    api_body = client.post("/children", content=b"x" * (settings.max_body_bytes + 1),
+                           headers={"Content-Type": "application/json"})
+    assert api_body.status_code == 413 and api_body.json()["detail"].startswith("body larger")
