@@ -31,22 +31,18 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from domain.actor import Actor
 from domain.values import utcnow
 from infra.viewdb import ViewDB
+from services import text
 
 FLUSH_SECONDS = 0.2
 MAX_PURPOSE = 200
-# What neither store can hold or a spreadsheet can show: C0/C1 controls but tab and newline,
-# lone surrogates, and the non-characters U+FDD0-U+FDEF and U+xFFFE/U+xFFFF.
-UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
-                        + "".join(f"{chr(plane * 0x10000 + 0xfffe)}{chr(plane * 0x10000 + 0xffff)}"
-                                  for plane in range(17)) + "]")
 NOT_PRINTABLE_ASCII = re.compile("[^\x20-\x7e]")
 STORE_AWAY = (InterfaceError, OperationalError)  # keep the queue and try again later
 log = structlog.get_logger()
 
 
-def storable(text: str | None) -> str | None:
-    """The text with whatever no store can hold replaced by U+FFFD."""
-    return UNSTORABLE.sub("\ufffd", text) if text else text
+def storable(purpose: str | None) -> str | None:
+    """The text with whatever no store can hold replaced by U+FFFD (services/text.py)."""
+    return text.replaced(purpose) if purpose else purpose
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,12 @@ def problem(value: str, multiline: bool = False) -> tuple[str, str] | None:
     return None
 
 
+def replaced(value: str, mark: str = "\ufffd") -> str:
+    """value with every character free text may not hold replaced by mark: for what must be
+    kept whatever it holds (a read's stated purpose in the read audit)."""
+    return "".join(mark if problem(ch, multiline=True) else ch for ch in value)
+
+
 def shown(value: str) -> str:
     """value with each forbidden character written as its escape (\\u0000), so that an
     answer or a page can name a field whose very name is bad."""
