@@ -1,6 +1,7 @@
 """The qianshou command line (typer)."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +52,10 @@ def project(standby: Annotated[bool, typer.Option(
                           "touching the store (the spare of `serve --workers`).")] = False,
             ) -> None:
     """Run the views as a worker process (production), until interrupted."""
+    # A process started from one that ignores SIGINT (a script's background job, a test
+    # runner's worker) inherits that, and Python then never turns it into KeyboardInterrupt:
+    # Ctrl-C and the supervisor's stop() would be lost until the kill after its timeout.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if standby:
         if not wait_for_go(sys.stdin.buffer):
             return  # the service no longer needs this spare

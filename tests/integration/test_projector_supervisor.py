@@ -7,6 +7,7 @@ Waits end when their condition holds and give up only after DEADLINE (a hung sup
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,9 +23,9 @@ DEADLINE = 120.0
 # on end of file); a running worker runs until SIGINT.
 STAND_IN = """
 import signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
 if "--standby" in sys.argv and sys.stdin.buffer.readline() != b"go\\n":
     sys.exit(0)
-signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
 while True:
     time.sleep(1)
 """
@@ -49,6 +50,17 @@ def _ready(p: Projector) -> bool:
     return p.process is not None and p.spare is not None
 
 
+def _catches_sigint(pid: int) -> bool:
+    """The process has installed its SIGINT handler (Linux: the SigCgt mask). Before that, a
+    SIGINT can be lost: a test runner's workers ignore it, and a child inherits that."""
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except FileNotFoundError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) & (1 << (signal.SIGINT - 1)))
+
+
 def test_the_spare_takes_over_at_once_and_a_new_spare_waits(supervisor: Projector) -> None:
     _wait(lambda: _ready(supervisor), "a worker and a spare")
     assert supervisor.process is not None and supervisor.spare is not None
@@ -65,11 +77,27 @@ def test_stop_ends_the_worker_and_sends_the_spare_away(supervisor: Projector) ->
     _wait(lambda: _ready(supervisor), "a worker and a spare")
     worker, spare = supervisor.process, supervisor.spare
     assert worker is not None and spare is not None
+    _wait(lambda: _catches_sigint(worker.pid), "the worker's SIGINT handler")
     supervisor.stop()
     assert worker.poll() not in (None, -signal.SIGKILL)  # it left on SIGINT, not killed
     # It left without running: end of file on its stdin, or SIGTERM when the supervisor's
     # thread that started it ended (PR_SET_PDEATHSIG follows the creating thread).
     assert spare.poll() in (0, -signal.SIGTERM)
+
+
+def test_the_real_worker_hears_sigint_even_when_started_with_it_ignored() -> None:
+    """`qianshou project` turns SIGINT back on, so stop() interrupts it rather than waiting
+    STOP_TIMEOUT_SECONDS to kill it, whoever started the service."""
+    spare = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "project", "--standby"], stdin=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        _wait(lambda: _catches_sigint(spare.pid), "the worker's SIGINT handler")
+        spare.send_signal(signal.SIGINT)
+        spare.wait(timeout=DEADLINE)
+    finally:
+        spare.kill()
+    assert spare.returncode != -signal.SIGKILL
 
 
 def test_a_worker_that_keeps_dying_quickly_is_retried_later_and_later() -> None:
